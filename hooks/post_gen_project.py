@@ -1,0 +1,98 @@
+"""Prune what the options did not choose, then initialise git, DVC and the MLflow store.
+
+Runs inside the new project folder. Any failing step stops generation with the command's own
+message, and cookiecutter then removes the folder: no half-initialised repository is left.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+
+def prune(options: dict) -> Path:
+    """Keep only the chosen data set, task module and license; return the raw data file."""
+    chosen = options["_datasets"][options["dataset"]]
+    raw_dir = Path("data", "raw")
+    for csv in raw_dir.glob("*.csv"):
+        if csv.name != chosen["file"]:
+            csv.unlink()
+    package = Path(options["package_name"])
+    (package / "tasks" / f"{chosen['task']}.py").rename(package / "task.py")
+    shutil.rmtree(package / "tasks")
+    if options["license"] == "Proprietary":
+        Path("LICENSE").unlink()
+    return raw_dir / chosen["file"]
+
+
+def run(*command: str, env: dict | None = None) -> None:
+    """Run a command; on failure stop generation with its output."""
+    result = subprocess.run(command, capture_output=True, text=True, env=env)
+    if result.returncode != 0:
+        sys.exit(f"ERROR: `{' '.join(command)}` failed:\n{result.stdout}{result.stderr}")
+
+
+def dvc_command() -> list[str] | None:
+    """How to call DVC: through this Python if it has DVC, else a `dvc` on PATH, else None."""
+    if importlib.util.find_spec("dvc") is not None:
+        return [sys.executable, "-m", "dvc"]
+    found = shutil.which("dvc")
+    return [found] if found else None
+
+
+def init_repositories(options: dict, raw_file: Path) -> None:
+    """git init, dvc init, dvc add the raw data, set the remote, and commit it all."""
+    git = shutil.which("git")
+    dvc = dvc_command()
+    if git:
+        run(git, "init", "--quiet", "--initial-branch=main")
+    else:
+        print("NOTE: git not found: the project is not a git repository; run `git init` later.")
+    if not dvc:
+        print("NOTE: DVC not found: run `make setup`, then `dvc init` and `dvc add " + str(raw_file) + "`.")
+        return
+    run(*dvc, "init", "--quiet", *([] if git else ["--no-scm"]))
+    run(*dvc, "config", "core.autostage", "true")
+    run(*dvc, "add", "--quiet", str(raw_file))
+    if options["dvc_remote_url"]:
+        run(*dvc, "remote", "add", "--default", "storage", options["dvc_remote_url"])
+    if git:
+        run(git, "add", "--all")
+        run(git, *identity_args(git, options), "commit", "--quiet", "-m", "New project from the DVC + MLflow template")
+
+
+def identity_args(git: str, options: dict) -> list[str]:
+    """`-c user.name=… -c user.email=…` when git has no identity configured, else nothing."""
+    configured = subprocess.run([git, "config", "user.email"], capture_output=True, text=True)
+    if configured.returncode == 0 and configured.stdout.strip():
+        return []
+    print("NOTE: git has no user.email set; the first commit uses the author name and a placeholder address.")
+    author = options["author_name"].strip() or "Project author"
+    return ["-c", f"user.name={author}", "-c", f"user.email={options['project_slug']}@users.noreply.invalid"]
+
+
+def init_tracking_store(options: dict) -> None:
+    """Create the local MLflow store and experiment now, so parallel first runs don't race for it."""
+    if options["mlflow_tracking_uri"] or os.environ.get("MLFLOW_TRACKING_URI"):
+        return  # a tracking server: the stages create the experiment on first use
+    if importlib.util.find_spec("mlflow") is None:
+        print("NOTE: MLflow not installed here; `make setup` creates the tracking store.")
+        return
+    run(sys.executable, "-m", f"{options['package_name']}.tracking")
+
+
+def main() -> None:
+    options = json.loads(r"""{{ cookiecutter | tojson }}""")
+    raw_file = prune(options)
+    init_tracking_store(options)
+    init_repositories(options, raw_file)
+    print(f"Created {Path.cwd()}\nNext: cd {options['project_slug']} && make setup && make repro")
+
+
+if __name__ == "__main__":
+    main()

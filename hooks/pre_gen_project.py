@@ -1,0 +1,119 @@
+"""Validate every option before cookiecutter writes anything.
+
+Each problem is reported on one line naming the option, the bad value and what is allowed.
+On any problem the hook exits non-zero, and cookiecutter removes the project folder it made.
+The checks are plain functions of the options, so `tests/test_hooks.py` imports this file.
+"""
+
+from __future__ import annotations
+
+import json
+import keyword
+import re
+import sys
+from pathlib import PurePosixPath, PureWindowsPath
+from urllib.parse import urlparse
+
+SUPPORTED_PYTHON = ("3.11", "3.12", "3.13")
+SLUG_PATTERN = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
+PACKAGE_PATTERN = re.compile(r"^[a-z][a-z0-9_]*$")
+MODEL_NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+# Import names a generated package must not shadow: its own dependencies and their tools.
+DEPENDENCY_MODULES = frozenset(
+    {
+        "dvc", "dvclive", "mlflow", "sklearn", "pandas", "numpy", "scipy", "yaml", "pydantic",
+        "pyarrow", "joblib", "skops", "matplotlib", "pytest", "ruff", "boto3", "botocore", "s3fs",
+        "cookiecutter", "setuptools", "pip", "git", "tests",
+    }
+)
+
+
+def check_options(options: dict) -> list[str]:
+    """Return one message per invalid option (an empty list when all are valid)."""
+    problems: list[str] = []
+
+    def bad(option: str, value: object, allowed: str) -> None:
+        problems.append(f"{option}={value!r} is not valid: {allowed}")
+
+    if not options["project_name"].strip():
+        bad("project_name", options["project_name"], "give the project a name")
+    slug = options["project_slug"]
+    if not SLUG_PATTERN.match(slug):
+        bad("project_slug", slug, "use lowercase letters, digits and single dashes, starting with a letter (e.g. wine-quality)")
+    package = options["package_name"]
+    if not PACKAGE_PATTERN.match(package) or not package.isidentifier():
+        bad("package_name", package, "use a Python identifier of lowercase letters, digits and underscores, starting with a letter")
+    elif keyword.iskeyword(package) or keyword.issoftkeyword(package):
+        bad("package_name", package, "it is a Python keyword; pick another name")
+    elif package in sys.stdlib_module_names or package in DEPENDENCY_MODULES:
+        bad("package_name", package, "it would shadow the module of that name the project imports; pick another name")
+    if options["python_version"] not in SUPPORTED_PYTHON:
+        bad("python_version", options["python_version"], f"choose one of {', '.join(SUPPORTED_PYTHON)}")
+
+    datasets, models = options["_datasets"], options["_models"]
+    dataset, model = options["dataset"], options["model"]
+    if dataset not in datasets:
+        bad("dataset", dataset, f"choose one of {', '.join(datasets)}")
+    if model not in models:
+        bad("model", model, f"choose one of {', '.join(models)}")
+    elif dataset in datasets and datasets[dataset]["task"] not in models[model]:
+        task = datasets[dataset]["task"]
+        fitting = [name for name, tasks in models.items() if task in tasks]
+        bad("model", model, f"data set {dataset!r} is a {task} task; choose one of {', '.join(fitting)}")
+
+    if not MODEL_NAME_PATTERN.match(options["registered_model_name"]):
+        bad("registered_model_name", options["registered_model_name"], "use letters, digits, '.', '_' and '-' (it goes into models:/<name>@<alias> URIs)")
+    uri_problem = tracking_uri_problem(options["mlflow_tracking_uri"])
+    if uri_problem:
+        bad("mlflow_tracking_uri", options["mlflow_tracking_uri"], uri_problem)
+    remote_problem = remote_url_problem(options["dvc_remote_url"])
+    if remote_problem:
+        bad("dvc_remote_url", options["dvc_remote_url"], remote_problem)
+    return problems
+
+
+def tracking_uri_problem(uri: str) -> str | None:
+    """Say what is wrong with an MLflow tracking URI, or None when it is empty or a server URL."""
+    if uri == "":
+        return None
+    parsed = urlparse(uri)
+    if parsed.scheme not in ("http", "https") or not parsed.hostname or any(c.isspace() for c in uri):
+        return "leave it empty for the SQLite store in the project, or give a server URL like http://127.0.0.1:5000"
+    try:
+        parsed.port  # noqa: B018 - raises ValueError on a malformed port
+    except ValueError:
+        return "the port is not a number from 1 to 65535"
+    if "@" in parsed.netloc:
+        return "credentials do not belong in the URI; set MLFLOW_TRACKING_USERNAME/MLFLOW_TRACKING_PASSWORD in the environment"
+    return None
+
+
+def remote_url_problem(url: str) -> str | None:
+    """Say what is wrong with a DVC remote URL, or None when it is empty, s3://bucket/… or an absolute path."""
+    if url == "":
+        return None
+    if any(c.isspace() for c in url):
+        return "remove the spaces"
+    parsed = urlparse(url)
+    if parsed.scheme == "s3":
+        if not re.match(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", parsed.netloc):
+            return "s3:// needs a bucket name of 3-63 lowercase letters, digits, '.' or '-' (s3://bucket/path)"
+        return None
+    if PurePosixPath(url).is_absolute() or PureWindowsPath(url).is_absolute():
+        return None
+    if parsed.scheme:
+        return f"the scheme {parsed.scheme}:// is not supported here; use s3://bucket/path or an absolute local path (add other remotes later with `dvc remote add`)"
+    return "a local remote must be an absolute path (e.g. /srv/dvc-storage)"
+
+
+def main() -> None:
+    options = json.loads(r"""{{ cookiecutter | tojson }}""")
+    problems = check_options(options)
+    for problem in problems:
+        print(f"ERROR: {problem}", file=sys.stderr)
+    if problems:
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""The project's ML pipeline: prepare -> train -> evaluate -> register, run by DVC, tracked in MLflow."""

@@ -1,0 +1,109 @@
+"""Read `params.yaml` once into typed, validated settings.
+
+Every tunable of the pipeline lives in `params.yaml`, one section per stage. A bad value stops
+the stage before any work with one line naming the key, e.g.
+`params.yaml: train.n_estimators must be greater than 0, got -5`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from .errors import PipelineError
+from .task import METRICS
+
+PARAMS_FILE = Path("params.yaml")
+
+
+class Section(BaseModel):
+    """A section of params.yaml: no unknown keys, no silent type coercion, read-only."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class PrepareParams(Section):
+    test_size: float = Field(gt=0, lt=1, description="share of rows held out for evaluation")
+    seed: int = Field(description="seed of the train/test split")
+
+
+class TrainParams(Section):
+    model: Literal["random_forest", "gradient_boosting"]
+    n_estimators: int = Field(gt=0, description="number of trees")
+    max_depth: int | None = Field(gt=0, description="depth limit of each tree; null for none")
+    min_samples_leaf: int = Field(gt=0, description="fewest training rows in a leaf")
+    seed: int = Field(description="seed of the model's randomness")
+
+
+class EvaluateParams(Section):
+    top_features: int = Field(gt=0, description="features shown in the importance plot")
+
+
+class RegisterParams(Section):
+    model_name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+    gate: dict[str, float] = Field(description="metric -> threshold the model must reach")
+
+    @model_validator(mode="after")
+    def _gate_names_known_metrics_in_range(self) -> RegisterParams:
+        for name, threshold in self.gate.items():
+            if name not in METRICS:
+                raise ValueError(f"gate.{name} is not a metric of this task; use one of {', '.join(METRICS)}")
+            metric = METRICS[name]
+            if not metric.low <= threshold <= metric.high:
+                raise ValueError(f"gate.{name} must lie in [{metric.low}, {metric.high}], got {threshold}")
+        return self
+
+
+class PromoteParams(Section):
+    must_beat_production: bool = Field(description="refuse a candidate no better than production")
+
+
+class Params(Section):
+    prepare: PrepareParams
+    train: TrainParams
+    evaluate: EvaluateParams
+    # `register` would shadow BaseModel.register (from ABCMeta): read the section under another name.
+    registry: RegisterParams = Field(alias="register")
+    promote: PromoteParams
+
+    def flat(self, *sections: str) -> dict[str, Any]:
+        """The given sections as `section.key` -> value, the way DVC and MLflow show params."""
+        return {
+            f"{section}.{key}": value
+            for section in sections
+            for key, value in getattr(self, section).model_dump().items()
+        }
+
+
+def load_params(path: Path = PARAMS_FILE) -> Params:
+    """Read and validate `path`; raise PipelineError naming the first bad key."""
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise PipelineError(f"{path} not found: run the stages from the project root") from None
+    except yaml.YAMLError as error:
+        raise PipelineError(f"{path} is not valid YAML: {error}") from None
+    if not isinstance(raw, dict):
+        raise PipelineError(f"{path} must be a mapping of sections (prepare, train, ...), got {raw!r}")
+    try:
+        return Params.model_validate(raw)
+    except ValidationError as error:
+        raise PipelineError(f"{path}: {describe(error)}") from None
+
+
+def describe(error: ValidationError) -> str:
+    """Turn pydantic's first error into `key.path must be ..., got value`."""
+    first = error.errors()[0]
+    key = ".".join(str(part) for part in first["loc"])
+    message = first["msg"].removeprefix("Value error, ")
+    if first["type"] == "missing":
+        return f"{key} is missing"
+    if first["type"] == "extra_forbidden":
+        return f"{key} is not a known setting (a typo?)"
+    if message.startswith("gate."):
+        return f"{key.removesuffix('.gate')}.{message}" if key else message
+    message = message.replace("Input should be", "must be")
+    return f"{key} {message}, got {first['input']!r}"

@@ -1,0 +1,19 @@
+"""The one error type users act on, and how a command reports it."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+
+
+class PipelineError(Exception):
+    """A problem the user can fix (bad params, bad data, missing file): said in one line."""
+
+
+def run_main(main: Callable[[], None]) -> None:
+    """Run a command's `main`, turning a PipelineError into `error: ...` and exit status 1."""
+    try:
+        main()
+    except PipelineError as error:
+        print(f"error: {error}", file=sys.stderr)
+        sys.exit(1)

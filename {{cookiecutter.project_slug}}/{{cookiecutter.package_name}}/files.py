@@ -1,0 +1,41 @@
+"""Write outputs atomically, so a crash never leaves a half-written file behind."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+
+@contextmanager
+def atomic_path(path: Path) -> Iterator[Path]:
+    """Yield a temporary path beside `path`; on success rename it onto `path`, else delete it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(handle)
+    try:
+        yield Path(temporary)
+        os.replace(temporary, path)
+    finally:
+        if os.path.exists(temporary):
+            os.unlink(temporary)
+
+
+def write_atomic(path: Path, write: Callable[[Path], object]) -> None:
+    """Call `write(temporary_path)`, then move the finished file onto `path`."""
+    with atomic_path(path) as temporary:
+        write(temporary)
+
+
+def write_json(path: Path, data: dict) -> None:
+    """Write `data` as indented, key-sorted JSON, atomically."""
+    text = json.dumps(data, indent=2, sort_keys=True) + "\n"
+    write_atomic(path, lambda temporary: temporary.write_text(text, encoding="utf-8"))
+
+
+def read_json(path: Path) -> dict:
+    """Read a JSON file an earlier stage wrote."""
+    return json.loads(path.read_text(encoding="utf-8"))

@@ -1,0 +1,71 @@
+"""Stage `prepare`: raw CSV -> validated train/test splits in Parquet."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import pandas as pd
+
+from ..config import PrepareParams, load_params
+from ..errors import PipelineError, run_main
+from ..files import write_atomic
+from ..task import TARGET, stratify_by
+
+
+def read_raw(path: Path) -> pd.DataFrame:
+    """Read the raw data and check it can be learned from: a target, numeric features, no gaps."""
+    if not path.exists():
+        raise PipelineError(f"{path} not found: fetch it with `dvc pull`, or add your data with `dvc add {path}`")
+    try:
+        frame = pd.read_csv(path)
+    except pd.errors.EmptyDataError:
+        raise PipelineError(f"{path} is empty") from None
+    if TARGET not in frame.columns:
+        raise PipelineError(f"{path} has no column {TARGET!r} (the target); columns: {', '.join(frame.columns)}")
+    if len(frame) == 0:
+        raise PipelineError(f"{path} has a header but no rows")
+    not_numeric = [column for column in frame.columns if not pd.api.types.is_numeric_dtype(frame[column])]
+    if not_numeric:
+        raise PipelineError(f"{path}: columns {', '.join(not_numeric)} must be numeric")
+    with_gaps = [column for column in frame.columns if frame[column].isna().any()]
+    if with_gaps:
+        raise PipelineError(f"{path}: columns {', '.join(with_gaps)} have missing values")
+    return frame
+
+
+def split(frame: pd.DataFrame, params: PrepareParams) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Split rows into train and test sets, reproducibly from `params.seed`."""
+    from sklearn.model_selection import train_test_split
+
+    try:
+        return train_test_split(
+            frame,
+            test_size=params.test_size,
+            random_state=params.seed,
+            stratify=stratify_by(frame[TARGET]),
+        )
+    except ValueError as error:
+        raise PipelineError(f"cannot split the data with prepare.test_size={params.test_size}: {error}") from None
+
+
+def prepare(raw_path: Path, out_dir: Path, params: PrepareParams) -> tuple[int, int]:
+    """Write `train.parquet` and `test.parquet` to `out_dir`; return their row counts."""
+    train, test = split(read_raw(raw_path), params)
+    for name, part in (("train", train), ("test", test)):
+        write_atomic(out_dir / f"{name}.parquet", lambda path, part=part: part.to_parquet(path, index=False))
+    return len(train), len(test)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--raw", type=Path, required=True, help="raw CSV file")
+    parser.add_argument("--out", type=Path, required=True, help="folder for train.parquet and test.parquet")
+    args = parser.parse_args()
+    params = load_params().prepare
+    n_train, n_test = prepare(args.raw, args.out, params)
+    print(f"prepare: {n_train} train rows, {n_test} test rows -> {args.out}")
+
+
+if __name__ == "__main__":
+    run_main(main)

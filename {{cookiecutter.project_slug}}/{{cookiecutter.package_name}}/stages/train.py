@@ -1,0 +1,39 @@
+"""Stage `train`: fit the model `params.yaml` describes and save it as a plain file.
+
+The file (joblib, compressed) is DVC's copy of the model, usable without MLflow; `evaluate` logs
+the same model to MLflow. joblib files are pickles: load only files you trust (your own DVC cache).
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import joblib
+import pandas as pd
+
+from ..config import TrainParams, load_params
+from ..errors import run_main
+from ..files import write_atomic
+from ..task import TARGET, build_model
+
+
+def train(train_path: Path, model_path: Path, params: TrainParams) -> None:
+    """Fit `train.model` on the training split and write it to `model_path`."""
+    data = pd.read_parquet(train_path)
+    model = build_model(params).fit(data.drop(columns=TARGET), data[TARGET])
+    write_atomic(model_path, lambda path: joblib.dump(model, path, compress=3))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--train", type=Path, required=True, help="training split (Parquet)")
+    parser.add_argument("--model", type=Path, required=True, help="where to write the fitted model")
+    args = parser.parse_args()
+    params = load_params().train
+    train(args.train, args.model, params)
+    print(f"train: {params.model} -> {args.model}")
+
+
+if __name__ == "__main__":
+    run_main(main)

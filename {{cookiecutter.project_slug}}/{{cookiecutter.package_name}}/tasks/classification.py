@@ -1,0 +1,80 @@
+"""The task: predict the class in column `target`. Models, metrics and plots of classification.
+
+scikit-learn is imported inside the functions, so reading params stays fast.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, NamedTuple
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from dvclive import Live
+    from sklearn.base import ClassifierMixin
+
+    from .config import TrainParams
+
+TASK = "classification"
+TARGET = "target"
+
+
+class Metric(NamedTuple):
+    higher_is_better: bool
+    low: float
+    high: float
+
+
+METRICS = {
+    "accuracy": Metric(higher_is_better=True, low=0.0, high=1.0),
+    "f1_macro": Metric(higher_is_better=True, low=0.0, high=1.0),
+    "roc_auc": Metric(higher_is_better=True, low=0.0, high=1.0),
+}
+MAIN_METRIC = "f1_macro"
+
+
+def build_model(params: TrainParams) -> ClassifierMixin:
+    """Return the unfitted classifier that `train.model` names."""
+    from sklearn.ensemble import GradientBoostingClassifier, RandomForestClassifier
+
+    estimators = {"random_forest": RandomForestClassifier, "gradient_boosting": GradientBoostingClassifier}
+    return estimators[params.model](
+        n_estimators=params.n_estimators,
+        max_depth=params.max_depth,
+        min_samples_leaf=params.min_samples_leaf,
+        random_state=params.seed,
+    )
+
+
+def stratify_by(target: pd.Series) -> pd.Series | None:
+    """Split train/test keeping the class shares."""
+    return target
+
+
+def score(model: ClassifierMixin, features: pd.DataFrame, target: pd.Series) -> dict[str, float]:
+    """Test metrics of `model`, one value per name in METRICS."""
+    from sklearn.metrics import accuracy_score, f1_score, roc_auc_score
+
+    predicted = model.predict(features)
+    probabilities = model.predict_proba(features)
+    if probabilities.shape[1] == 2:
+        roc_auc = roc_auc_score(target, probabilities[:, 1])
+    else:
+        roc_auc = roc_auc_score(target, probabilities, multi_class="ovr", labels=model.classes_)
+    return {
+        "accuracy": float(accuracy_score(target, predicted)),
+        "f1_macro": float(f1_score(target, predicted, average="macro")),
+        "roc_auc": float(roc_auc),
+    }
+
+
+def log_plots(live: Live, model: ClassifierMixin, features: pd.DataFrame, target: pd.Series) -> None:
+    """Confusion matrix as DVC plot data and as an image."""
+    import matplotlib.pyplot as plt
+    from sklearn.metrics import ConfusionMatrixDisplay
+
+    predicted = model.predict(features)
+    live.log_sklearn_plot("confusion_matrix", target.to_numpy(), predicted, name="confusion_matrix.json")
+    display = ConfusionMatrixDisplay.from_predictions(target, predicted, colorbar=False)
+    display.ax_.set_title("Confusion matrix (test split)")
+    live.log_image("confusion_matrix.png", display.figure_)
+    plt.close(display.figure_)

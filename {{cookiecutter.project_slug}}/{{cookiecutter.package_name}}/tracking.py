@@ -1,0 +1,206 @@
+"""Every MLflow call of the pipeline: where runs go, the experiment, lineage tags, models, registry.
+
+Where runs go, first match wins:
+1. `MLFLOW_TRACKING_URI` in the environment (team mode: a tracking server);
+2. `mlflow_tracking_uri` under `[tool.<package>]` in pyproject.toml;
+3. the SQLite file `mlflow.db` at the project root, with artifacts in `mlartifacts/`.
+The project root is `DVC_ROOT` when DVC runs the stage, so experiments that DVC runs in temporary
+copies of the workspace (`dvc exp run --queue`) still log into the project's one store.
+
+Run `python -m <package>.tracking` to create the local store and experiment ahead of time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import subprocess
+import tomllib
+from importlib.metadata import version
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from mlflow import MlflowClient
+    from mlflow.entities.model_registry import ModelVersion
+
+PACKAGE = __package__.split(".")[0]  # this package, also under `python -m`
+MODEL_ARTIFACT = "model"
+# Fail within seconds when a tracking server is down, instead of MLflow's default ~4 minutes of retries.
+HTTP_DEFAULTS = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2", "MLFLOW_HTTP_REQUEST_TIMEOUT": "15"}
+
+
+def project_root() -> Path:
+    """The project folder: DVC's root when DVC runs us, else the nearest folder with dvc.yaml."""
+    if os.environ.get("DVC_ROOT"):
+        return Path(os.environ["DVC_ROOT"]).resolve()
+    here = Path.cwd().resolve()
+    return next((folder for folder in (here, *here.parents) if (folder / "dvc.yaml").exists()), here)
+
+
+def project_settings() -> dict[str, Any]:
+    """The `[tool.<package>]` table of pyproject.toml (tracking URI and experiment name)."""
+    with open(project_root() / "pyproject.toml", "rb") as file:
+        return tomllib.load(file)["tool"][PACKAGE]
+
+
+def tracking_uri() -> str:
+    """Where MLflow runs and registry entries go (see the module docstring)."""
+    configured = os.environ.get("MLFLOW_TRACKING_URI") or project_settings().get("mlflow_tracking_uri")
+    return configured or f"sqlite:///{project_root() / 'mlflow.db'}"
+
+
+def connect() -> str:
+    """Point MLflow at the store and experiment, creating them if needed; return the experiment id."""
+    for variable, value in HTTP_DEFAULTS.items():
+        os.environ.setdefault(variable, value)
+    logging.getLogger("mlflow.store.db.utils").setLevel(logging.WARNING)  # migration chatter
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    import mlflow
+
+    uri = tracking_uri()
+    mlflow.set_tracking_uri(uri)
+    name = project_settings()["mlflow_experiment"]
+    experiment = mlflow.get_experiment_by_name(name)
+    if experiment is not None:
+        experiment_id = experiment.experiment_id
+    else:
+        experiment_id = create_experiment(name, local=uri.startswith("sqlite:"))
+    mlflow.set_experiment(experiment_id=experiment_id)
+    return experiment_id
+
+
+def create_experiment(name: str, local: bool) -> str:
+    """Create the experiment; if a parallel run just created it, use that one."""
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    # A local store gets an explicit artifact folder in the project: the default is relative to
+    # the working directory, which for queued DVC experiments is a temporary copy.
+    artifacts = (project_root() / "mlartifacts").as_uri() if local else None
+    try:
+        return mlflow.create_experiment(name, artifact_location=artifacts)
+    except MlflowException:
+        experiment = mlflow.get_experiment_by_name(name)
+        if experiment is None:
+            raise
+        return experiment.experiment_id
+
+
+def lineage_tags() -> dict[str, str]:
+    """Tags that lead from an MLflow run back to the code and the DVC experiment."""
+    tags = {"project": PACKAGE}
+    commit = os.environ.get("DVC_EXP_BASELINE_REV") or git("rev-parse", "HEAD")
+    if commit:
+        tags["mlflow.source.git.commit"] = commit
+        tags["git_commit"] = commit
+    if os.environ.get("DVC_EXP_NAME"):
+        tags["dvc_exp_name"] = os.environ["DVC_EXP_NAME"]
+    return tags
+
+
+def git(*args: str) -> str | None:
+    """Output of a git command in the project, or None outside a git repository."""
+    try:
+        result = subprocess.run(["git", *args], capture_output=True, text=True, cwd=Path.cwd())
+    except FileNotFoundError:
+        return None
+    return result.stdout.strip() if result.returncode == 0 else None
+
+
+def file_md5(path: Path) -> str:
+    """The MD5 that DVC records for a single file (its `.dvc` file and dvc.lock show the same)."""
+    digest = hashlib.md5()
+    with open(path, "rb") as file:
+        for block in iter(lambda: file.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def log_data_source(path: Path) -> str:
+    """Log the raw data file, identified by its DVC hash, as the active run's input; return the hash."""
+    import mlflow
+    from mlflow.data.dataset_source_registry import get_dataset_source_from_json
+    from mlflow.data.meta_dataset import MetaDataset
+
+    md5 = file_md5(path)
+    source = get_dataset_source_from_json(json.dumps({"uri": path.as_posix()}), source_type="local")
+    dataset = MetaDataset(source, name=path.name, digest=md5)
+    mlflow.log_input(dataset, context="training")
+    mlflow.set_tags({"dvc_data_path": str(path), "dvc_data_md5": md5})
+    return md5
+
+
+def log_model(model: Any, example: pd.DataFrame) -> str:
+    """Log a fitted scikit-learn model (skops format, signature, pinned requirements); return its URI."""
+    import mlflow.sklearn
+    import skops.io
+    from mlflow.models import infer_signature
+
+    info = mlflow.sklearn.log_model(
+        model,
+        name=MODEL_ARTIFACT,
+        signature=infer_signature(example, model.predict(example)),
+        input_example=example.head(3),
+        # Explicit requirements: inferring them costs seconds per run.
+        pip_requirements=[f"{name}=={version(name)}" for name in ("scikit-learn", "skops", "pandas")],
+        # The types of the model we just trained; skops refuses unlisted types when loading.
+        skops_trusted_types=skops.io.get_untrusted_types(data=skops.io.dumps(model)),
+    )
+    return info.model_uri
+
+
+def client() -> MlflowClient:
+    """A client on the configured store (call `connect()` first)."""
+    from mlflow import MlflowClient
+
+    return MlflowClient()
+
+
+def version_of_run(name: str, run_id: str) -> ModelVersion | None:
+    """The registered version of model `name` made from `run_id`, if there is one."""
+    versions = client().search_model_versions(f"name = '{name}' and run_id = '{run_id}'")
+    return min(versions, key=lambda v: int(v.version)) if versions else None
+
+
+def register(model_uri: str, name: str, run_id: str) -> ModelVersion:
+    """Register the run's model as a new version of `name`, or return the version it already has."""
+    import mlflow
+
+    existing = version_of_run(name, run_id)
+    if existing is not None:
+        return existing
+    return mlflow.register_model(model_uri, name, tags={"run_id": run_id})
+
+
+def set_alias(name: str, alias: str, version: str) -> None:
+    """Point `models:/<name>@<alias>` at `version`."""
+    client().set_registered_model_alias(name, alias, version)
+
+
+def version_by_alias(name: str, alias: str) -> ModelVersion | None:
+    """The version `models:/<name>@<alias>` points at, or None."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return client().get_model_version_by_alias(name, alias)
+    except MlflowException:
+        return None
+
+
+def run_metrics(run_id: str) -> dict[str, float]:
+    """The metrics logged to a run."""
+    return dict(client().get_run(run_id).data.metrics)
+
+
+def main() -> None:
+    """Create the tracking store and the project's experiment, and say where they are."""
+    experiment_id = connect()
+    print(f"MLflow tracking store: {tracking_uri()} (experiment {experiment_id})")
+
+
+if __name__ == "__main__":
+    main()
