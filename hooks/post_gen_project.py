@@ -63,7 +63,14 @@ def init_repositories(options: dict, raw_file: Path) -> None:
         run(*dvc, "remote", "add", "--default", "storage", options["dvc_remote_url"])
     if git:
         run(git, "add", "--all")
-        run(git, *identity_args(git, options), "commit", "--quiet", "-m", "New project from the DVC + MLflow template")
+        run(
+            git,
+            *identity_args(git, options),
+            "commit",
+            "--quiet",
+            "-m",
+            "New project from the DVC + MLflow template",
+        )
 
 
 def identity_args(git: str, options: dict) -> list[str]:

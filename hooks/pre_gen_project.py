@@ -21,9 +21,29 @@ MODEL_NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 # Import names a generated package must not shadow: its own dependencies and their tools.
 DEPENDENCY_MODULES = frozenset(
     {
-        "dvc", "dvclive", "mlflow", "sklearn", "pandas", "numpy", "scipy", "yaml", "pydantic",
-        "pyarrow", "joblib", "skops", "matplotlib", "pytest", "ruff", "boto3", "botocore", "s3fs",
-        "cookiecutter", "setuptools", "pip", "git", "tests",
+        "dvc",
+        "dvclive",
+        "mlflow",
+        "sklearn",
+        "pandas",
+        "numpy",
+        "scipy",
+        "yaml",
+        "pydantic",
+        "pyarrow",
+        "joblib",
+        "skops",
+        "matplotlib",
+        "pytest",
+        "ruff",
+        "boto3",
+        "botocore",
+        "s3fs",
+        "cookiecutter",
+        "setuptools",
+        "pip",
+        "git",
+        "tests",
     }
 )
 
@@ -39,14 +59,26 @@ def check_options(options: dict) -> list[str]:
         bad("project_name", options["project_name"], "give the project a name")
     slug = options["project_slug"]
     if not SLUG_PATTERN.match(slug):
-        bad("project_slug", slug, "use lowercase letters, digits and single dashes, starting with a letter (e.g. wine-quality)")
+        bad(
+            "project_slug",
+            slug,
+            "use lowercase letters, digits and single dashes, starting with a letter (e.g. wine-quality)",
+        )
     package = options["package_name"]
     if not PACKAGE_PATTERN.match(package) or not package.isidentifier():
-        bad("package_name", package, "use a Python identifier of lowercase letters, digits and underscores, starting with a letter")
+        bad(
+            "package_name",
+            package,
+            "use a Python identifier of lowercase letters, digits and underscores, starting with a letter",
+        )
     elif keyword.iskeyword(package) or keyword.issoftkeyword(package):
         bad("package_name", package, "it is a Python keyword; pick another name")
     elif package in sys.stdlib_module_names or package in DEPENDENCY_MODULES:
-        bad("package_name", package, "it would shadow the module of that name the project imports; pick another name")
+        bad(
+            "package_name",
+            package,
+            "it would shadow the module of that name the project imports; pick another name",
+        )
     if options["python_version"] not in SUPPORTED_PYTHON:
         bad("python_version", options["python_version"], f"choose one of {', '.join(SUPPORTED_PYTHON)}")
 
@@ -62,7 +94,11 @@ def check_options(options: dict) -> list[str]:
         bad("model", model, f"data set {dataset!r} is a {task} task; choose one of {', '.join(fitting)}")
 
     if not MODEL_NAME_PATTERN.match(options["registered_model_name"]):
-        bad("registered_model_name", options["registered_model_name"], "use letters, digits, '.', '_' and '-' (it goes into models:/<name>@<alias> URIs)")
+        bad(
+            "registered_model_name",
+            options["registered_model_name"],
+            "use letters, digits, '.', '_' and '-' (it goes into models:/<name>@<alias> URIs)",
+        )
     uri_problem = tracking_uri_problem(options["mlflow_tracking_uri"])
     if uri_problem:
         bad("mlflow_tracking_uri", options["mlflow_tracking_uri"], uri_problem)
@@ -97,7 +133,9 @@ def remote_url_problem(url: str) -> str | None:
     parsed = urlparse(url)
     if parsed.scheme == "s3":
         if not re.match(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", parsed.netloc):
-            return "s3:// needs a bucket name of 3-63 lowercase letters, digits, '.' or '-' (s3://bucket/path)"
+            return (
+                "s3:// needs a bucket name of 3-63 lowercase letters, digits, '.' or '-' (s3://bucket/path)"
+            )
         return None
     if PurePosixPath(url).is_absolute() or PureWindowsPath(url).is_absolute():
         return None

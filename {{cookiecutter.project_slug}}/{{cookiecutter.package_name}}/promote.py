@@ -30,7 +30,7 @@ def promote(params: Params) -> str:
     if failures:
         raise PipelineError(f"version {candidate.version} fails the gate: {'; '.join(failures)}")
     current = tracking.version_by_alias(name, PRODUCTION_ALIAS)
-    if current is not None and current.version == candidate.version:
+    if current is not None and int(current.version) == int(candidate.version):
         return f"version {candidate.version} already has alias {PRODUCTION_ALIAS!r}"
     if current is not None and params.promote.must_beat_production:
         mine, theirs = metrics[MAIN_METRIC], tracking.run_metrics(current.run_id)[MAIN_METRIC]

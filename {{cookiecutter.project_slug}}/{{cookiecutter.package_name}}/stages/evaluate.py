@@ -56,8 +56,14 @@ def evaluate(test_path: Path, model_path: Path, live_dir: Path, params: Evaluate
     return model, features, metrics
 
 
-def track(params: Params, raw_path: Path, model: object, features: pd.DataFrame,
-          metrics: dict[str, float], images_dir: Path) -> dict[str, str]:
+def track(
+    params: Params,
+    raw_path: Path,
+    model: object,
+    features: pd.DataFrame,
+    metrics: dict[str, float],
+    images_dir: Path,
+) -> dict[str, str]:
     """Log one MLflow run with params, data hash, model, metrics and plots; return its ids."""
     import mlflow
 

@@ -16,13 +16,17 @@ from ..task import TARGET, stratify_by
 def read_raw(path: Path) -> pd.DataFrame:
     """Read the raw data and check it can be learned from: a target, numeric features, no gaps."""
     if not path.exists():
-        raise PipelineError(f"{path} not found: fetch it with `dvc pull`, or add your data with `dvc add {path}`")
+        raise PipelineError(
+            f"{path} not found: fetch it with `dvc pull`, or add your data with `dvc add {path}`"
+        )
     try:
         frame = pd.read_csv(path)
     except pd.errors.EmptyDataError:
         raise PipelineError(f"{path} is empty") from None
     if TARGET not in frame.columns:
-        raise PipelineError(f"{path} has no column {TARGET!r} (the target); columns: {', '.join(frame.columns)}")
+        raise PipelineError(
+            f"{path} has no column {TARGET!r} (the target); columns: {', '.join(frame.columns)}"
+        )
     if len(frame) == 0:
         raise PipelineError(f"{path} has a header but no rows")
     not_numeric = [column for column in frame.columns if not pd.api.types.is_numeric_dtype(frame[column])]
@@ -46,7 +50,9 @@ def split(frame: pd.DataFrame, params: PrepareParams) -> tuple[pd.DataFrame, pd.
             stratify=stratify_by(frame[TARGET]),
         )
     except ValueError as error:
-        raise PipelineError(f"cannot split the data with prepare.test_size={params.test_size}: {error}") from None
+        raise PipelineError(
+            f"cannot split the data with prepare.test_size={params.test_size}: {error}"
+        ) from None
 
 
 def prepare(raw_path: Path, out_dir: Path, params: PrepareParams) -> tuple[int, int]:

@@ -59,7 +59,9 @@ def main() -> None:
     decision = register(read_json(args.run_file), read_json(args.metrics), params)
     write_json(args.out, decision)
     if decision["registered"]:
-        print(f"register: models:/{params.model_name}@{CANDIDATE_ALIAS} -> version {decision['model_version']}")
+        print(
+            f"register: models:/{params.model_name}@{CANDIDATE_ALIAS} -> version {decision['model_version']}"
+        )
     else:
         print(f"register: not registered: {decision['reason']}")
 

@@ -70,10 +70,18 @@ def log_plots(live: Live, model: RegressorMixin, features: pd.DataFrame, target:
 
     predicted = model.predict(features)
     points = pd.DataFrame({"actual": target.to_numpy(), "predicted": predicted})
-    live.log_plot("predicted_vs_actual", points, x="actual", y="predicted", template="scatter",
-                  title="Predicted vs actual (test split)")
-    for kind, file_name in (("actual_vs_predicted", "predicted_vs_actual.png"),
-                            ("residual_vs_predicted", "residuals.png")):
+    live.log_plot(
+        "predicted_vs_actual",
+        points,
+        x="actual",
+        y="predicted",
+        template="scatter",
+        title="Predicted vs actual (test split)",
+    )
+    for kind, file_name in (
+        ("actual_vs_predicted", "predicted_vs_actual.png"),
+        ("residual_vs_predicted", "residuals.png"),
+    ):
         display = PredictionErrorDisplay.from_predictions(target, predicted, kind=kind)
         display.ax_.set_title(file_name.removesuffix(".png").replace("_", " ").capitalize())
         live.log_image(file_name, display.figure_)

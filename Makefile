@@ -1,0 +1,34 @@
+# The template's own commands. Needs only python3 (3.11+), git and make.
+PYTHON3 ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+# One lock for the template and the projects it generates.
+LOCK := {{cookiecutter.project_slug}}/requirements.lock
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+export DVC_NO_ANALYTICS := 1
+
+.PHONY: help demo test lint venv clean
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-6s %s\n", $$1, $$2}'
+
+$(VENV)/.installed: requirements.txt $(LOCK)
+	test -x $(PY) || $(PYTHON3) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade "pip>=25.1"
+	$(PY) -m pip install --quiet -r requirements.txt -c $(LOCK)
+	touch $@
+
+venv: $(VENV)/.installed  ## create .venv with the pinned tools
+
+demo: venv  ## generate a project into demo/ and run its whole pipeline
+	$(PY) tools/demo.py
+
+test: venv  ## the template's tests: hooks, then every option combination generated and run
+	$(PY) -m pytest
+
+lint: venv  ## ruff on the template's own code
+	$(PY) -m ruff check hooks tests tools
+	$(PY) -m ruff format --check hooks tests tools
+
+clean:  ## remove demo/ and caches (keeps .venv)
+	rm -rf demo .pytest_cache .ruff_cache

@@ -1,0 +1,98 @@
+"""Generate projects from the template for real, for every meaningful combination of options."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from cookiecutter.main import cookiecutter
+
+TEMPLATE = Path(__file__).resolve().parents[1]
+OPTIONS = json.loads((TEMPLATE / "cookiecutter.json").read_text())
+# Tools of this interpreter's environment (dvc, python, ruff) first on PATH, for hooks and stages.
+os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
+os.environ["DVC_NO_ANALYTICS"] = "1"
+os.environ.pop("MLFLOW_TRACKING_URI", None)
+
+
+@dataclass(frozen=True)
+class Combo:
+    """One combination of the options that change what is generated."""
+
+    dataset: str
+    model: str
+    local_remote: bool
+
+    @property
+    def id(self) -> str:
+        return f"{self.dataset}-{self.model}-{'remote' if self.local_remote else 'noremote'}"
+
+    @property
+    def task(self) -> str:
+        return OPTIONS["_datasets"][self.dataset]["task"]
+
+
+def all_combos() -> list[Combo]:
+    """The product of data set, model and remote, without the models that don't fit the task."""
+    product = itertools.product(OPTIONS["dataset"], OPTIONS["model"], (False, True))
+    combos = [Combo(d, m, r) for d, m, r in product]
+    return [c for c in combos if c.task in OPTIONS["_models"][c.model]]
+
+
+COMBOS = all_combos()
+
+
+def bake(output_dir: Path, **options: str) -> Path:
+    """Generate a project with the given options (others default) and return its folder."""
+    return Path(cookiecutter(str(TEMPLATE), no_input=True, output_dir=str(output_dir), extra_context=options))
+
+
+def bake_combo(combo: Combo, output_dir: Path) -> Path:
+    remote = str(output_dir / "dvc-remote") if combo.local_remote else ""
+    return bake(output_dir, dataset=combo.dataset, model=combo.model, dvc_remote_url=remote)
+
+
+def run(command: list[str], cwd: Path, check: bool = True) -> subprocess.CompletedProcess:
+    """Run a command in a generated project; on failure show its output."""
+    result = subprocess.run(command, cwd=cwd, capture_output=True, text=True)
+    if check:
+        assert result.returncode == 0, f"{' '.join(command)} failed:\n{result.stdout}\n{result.stderr}"
+    return result
+
+
+def dvc(project: Path, *args: str) -> str:
+    return run([sys.executable, "-m", "dvc", *args], cwd=project).stdout
+
+
+@pytest.fixture(scope="session")
+def generated(tmp_path_factory: pytest.TempPathFactory):
+    """combo -> a freshly generated project (generated once per session, never modified)."""
+    cache: dict[Combo, Path] = {}
+
+    def get(combo: Combo) -> Path:
+        if combo not in cache:
+            cache[combo] = bake_combo(combo, tmp_path_factory.mktemp(f"fresh-{combo.id}"))
+        return cache[combo]
+
+    return get
+
+
+@pytest.fixture(scope="session")
+def reproduced(tmp_path_factory: pytest.TempPathFactory):
+    """combo -> a generated project after one `dvc repro`."""
+    cache: dict[Combo, Path] = {}
+
+    def get(combo: Combo) -> Path:
+        if combo not in cache:
+            project = bake_combo(combo, tmp_path_factory.mktemp(f"repro-{combo.id}"))
+            dvc(project, "repro")
+            cache[combo] = project
+        return cache[combo]
+
+    return get

@@ -1,0 +1,107 @@
+"""Every combination of options generates a project that is clean, runs, registers and traces."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from conftest import COMBOS, Combo, dvc, run
+from mlflow import MlflowClient
+
+combos = pytest.mark.parametrize(
+    "combo", [pytest.param(c, id=c.id, marks=pytest.mark.xdist_group(c.id)) for c in COMBOS]
+)
+
+
+def dvc_lock_hashes(project: Path) -> dict[str, str]:
+    """path -> md5 of every stage output recorded in dvc.lock."""
+    lock = yaml.safe_load((project / "dvc.lock").read_text())
+    return {out["path"]: out["md5"] for stage in lock["stages"].values() for out in stage.get("outs", [])}
+
+
+@combos
+def test_generated_files_are_fully_rendered(combo: Combo, generated) -> None:
+    project = generated(combo)
+    leftovers = []
+    for path in project.rglob("*"):
+        if path.is_file() and ".git" not in path.parts and ".dvc" not in path.parts:
+            text = path.read_text(errors="ignore")
+            if "{{" in text or "{%" in text:
+                leftovers.append(str(path.relative_to(project)))
+    assert leftovers == []
+    assert not list(project.rglob("*cookiecutter*"))
+    package = project / project.name.replace("-", "_")
+    assert (package / "task.py").read_text().count(f'TASK = "{combo.task}"') == 1
+    assert not (package / "tasks").exists()
+    assert [p.name for p in (project / "data" / "raw").glob("*.csv")] == [f"{combo.dataset}.csv"]
+
+
+@combos
+def test_generation_makes_one_clean_commit_with_dvc_tracked_data(combo: Combo, generated) -> None:
+    project = generated(combo)
+    assert run(["git", "status", "--porcelain"], project).stdout == ""
+    assert run(["git", "log", "--oneline"], project).stdout.count("\n") == 1
+    tracked = run(["git", "ls-files"], project).stdout.split()
+    assert f"data/raw/{combo.dataset}.csv.dvc" in tracked
+    assert f"data/raw/{combo.dataset}.csv" not in tracked  # the data itself is DVC's
+    assert "mlflow.db" not in tracked and (project / "mlflow.db").exists()
+    config = (project / ".dvc" / "config").read_text()
+    assert (f"url = {project.parent / 'dvc-remote'}" in config) == combo.local_remote
+
+
+@combos
+def test_repro_registers_a_model_that_traces_back(combo: Combo, reproduced) -> None:
+    project = reproduced(combo)
+    decision = json.loads((project / "reports" / "registration.json").read_text())
+    run_id = json.loads((project / "reports" / "mlflow_run.json").read_text())["mlflow_run_id"]
+    assert decision["registered"] is True, decision["reason"]
+    client = MlflowClient(tracking_uri=f"sqlite:///{project / 'mlflow.db'}")
+    model = client.get_registered_model(decision["model_name"])
+    assert model.aliases == {"staging": 1}
+    assert client.get_model_version(model.name, "1").run_id == run_id
+    run_data = client.get_run(run_id).data
+    head = run(["git", "rev-parse", "HEAD"], project).stdout.strip()
+    raw_md5 = yaml.safe_load((project / "data" / "raw" / f"{combo.dataset}.csv.dvc").read_text())["outs"][0][
+        "md5"
+    ]
+    assert run_data.tags["git_commit"] == head
+    assert run_data.tags["dvc_data_md5"] == raw_md5
+    assert run_data.params["train.model"] == combo.model
+    metrics = json.loads((project / "dvclive" / "metrics.json").read_text())
+    assert run_data.metrics == pytest.approx(metrics)
+    assert "Data and pipelines are up to date" in dvc(project, "repro")
+
+
+@combos
+def test_repro_is_deterministic_and_data_reaches_the_remote(combo: Combo, reproduced) -> None:
+    project = reproduced(combo)
+    before = dvc_lock_hashes(project)
+    dvc(project, "repro", "--force")
+    after = dvc_lock_hashes(project)
+    for path in (
+        "data/prepared/train.parquet",
+        "data/prepared/test.parquet",
+        "models/model.joblib",
+        "dvclive/metrics.json",
+    ):
+        assert after[path] == before[path], path
+    if combo.local_remote:
+        dvc(project, "push")
+        assert "in sync" in dvc(project, "status", "--cloud")
+        remote_files = {
+            p.parent.name + p.name for p in (project.parent / "dvc-remote").rglob("*") if p.is_file()
+        }
+        assert before["models/model.joblib"] in remote_files
+
+
+@combos
+def test_generated_project_passes_its_own_tests_and_lint(combo: Combo, reproduced) -> None:
+    project = reproduced(combo)
+    result = run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"], project, check=False)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert " passed" in result.stdout and "failed" not in result.stdout
+    run([sys.executable, "-m", "ruff", "check", "--no-cache", "."], project)
+    run([sys.executable, "-m", "ruff", "format", "--check", "--no-cache", "."], project)

@@ -1,0 +1,111 @@
+"""Each stage on tiny data, in a temporary folder, with an MLflow store of its own."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import joblib
+import pandas as pd
+import pytest
+
+from {{ cookiecutter.package_name }} import tracking
+from {{ cookiecutter.package_name }}.config import Params
+from {{ cookiecutter.package_name }}.errors import PipelineError
+from {{ cookiecutter.package_name }}.promote import promote
+from {{ cookiecutter.package_name }}.stages.evaluate import evaluate, track
+from {{ cookiecutter.package_name }}.stages.prepare import prepare
+from {{ cookiecutter.package_name }}.stages.register import CANDIDATE_ALIAS, register
+from {{ cookiecutter.package_name }}.stages.train import train
+from {{ cookiecutter.package_name }}.task import METRICS, TARGET
+
+
+def run_pipeline(raw: Path, out: Path, params: Params) -> tuple[dict, dict]:
+    """prepare -> train -> evaluate(+MLflow) on `raw`; return (MLflow run ids, metrics)."""
+    prepare(raw, out / "prepared", params.prepare)
+    train(out / "prepared" / "train.parquet", out / "model.joblib", params.train)
+    model, features, metrics = evaluate(
+        out / "prepared" / "test.parquet", out / "model.joblib", out / "live", params.evaluate
+    )
+    run = track(params, raw, model, features, metrics, out / "live" / "plots" / "images")
+    return run, metrics
+
+
+def test_prepare_splits_all_rows_reproducibly(tiny_raw: Path, tmp_path: Path, params: Params) -> None:
+    n_train, n_test = prepare(tiny_raw, tmp_path / "a", params.prepare)
+    prepare(tiny_raw, tmp_path / "b", params.prepare)
+    assert n_train + n_test == len(pd.read_csv(tiny_raw))
+    for name in ("train.parquet", "test.parquet"):
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
+
+
+def test_prepare_rejects_a_missing_file_with_the_fix(tmp_path: Path, params: Params) -> None:
+    with pytest.raises(PipelineError, match="dvc pull"):
+        prepare(tmp_path / "absent.csv", tmp_path / "out", params.prepare)
+
+
+def test_prepare_rejects_data_without_the_target(tiny_raw: Path, tmp_path: Path, params: Params) -> None:
+    pd.read_csv(tiny_raw).drop(columns=TARGET).to_csv(tiny_raw, index=False)
+    with pytest.raises(PipelineError, match=f"no column '{TARGET}'"):
+        prepare(tiny_raw, tmp_path / "out", params.prepare)
+    assert not (tmp_path / "out" / "train.parquet").exists()
+
+
+def test_train_writes_a_model_that_predicts(tiny_raw: Path, tmp_path: Path, params: Params) -> None:
+    prepare(tiny_raw, tmp_path, params.prepare)
+    train(tmp_path / "train.parquet", tmp_path / "model.joblib", params.train)
+    test = pd.read_parquet(tmp_path / "test.parquet")
+    predictions = joblib.load(tmp_path / "model.joblib").predict(test.drop(columns=TARGET))
+    assert len(predictions) == len(test)
+
+
+def test_evaluate_logs_one_run_with_lineage(
+    tiny_raw: Path, tmp_path: Path, params: Params, mlflow_store: str
+) -> None:
+    run, metrics = run_pipeline(tiny_raw, tmp_path, params)
+    assert set(metrics) == set(METRICS)
+    assert json.loads((tmp_path / "live" / "metrics.json").read_text()) == pytest.approx(metrics)
+    logged = tracking.client().get_run(run["mlflow_run_id"])
+    assert logged.data.metrics == pytest.approx(metrics)
+    assert logged.data.params["train.n_estimators"] == str(params.train.n_estimators)
+    assert logged.data.tags["dvc_data_md5"] == tracking.file_md5(tiny_raw)
+    assert logged.inputs.dataset_inputs[0].dataset.digest == tracking.file_md5(tiny_raw)
+    artifacts = {item.path for item in tracking.client().list_artifacts(run["mlflow_run_id"], "plots")}
+    assert "plots/feature_importances.png" in artifacts
+
+
+def test_register_passes_the_gate_once_per_run(
+    tiny_raw: Path, tmp_path: Path, params: Params, mlflow_store: str
+) -> None:
+    run, metrics = run_pipeline(tiny_raw, tmp_path, params)
+    lenient = params.registry.model_copy(update={"gate": {}})
+    first = register(run, metrics, lenient)
+    again = register(run, metrics, lenient)  # DVC's run cache can replay the stage
+    assert first["registered"] and first["model_version"] == again["model_version"] == 1
+    version = tracking.version_by_alias(lenient.model_name, CANDIDATE_ALIAS)
+    assert version.run_id == run["mlflow_run_id"]
+
+
+def test_register_refuses_a_model_below_the_gate(
+    tiny_raw: Path, tmp_path: Path, params: Params, mlflow_store: str
+) -> None:
+    run, metrics = run_pipeline(tiny_raw, tmp_path, params)
+    name = next(n for n, m in METRICS.items() if m.higher_is_better)
+    strict = params.registry.model_copy(update={"gate": {name: METRICS[name].high}})
+    metrics[name] = min(metrics[name], METRICS[name].high - 0.01)
+    decision = register(run, metrics, strict)
+    assert not decision["registered"] and name in decision["reason"]
+    assert tracking.client().search_model_versions(f"name = '{strict.model_name}'") == []
+
+
+def test_promote_moves_production_and_refuses_without_a_candidate(
+    tiny_raw: Path, tmp_path: Path, params: Params, mlflow_store: str
+) -> None:
+    lenient = params.model_copy(update={"registry": params.registry.model_copy(update={"gate": {}})})
+    with pytest.raises(PipelineError, match="has alias 'staging'"):
+        promote(lenient)
+    run, metrics = run_pipeline(tiny_raw, tmp_path, params)
+    register(run, metrics, lenient.registry)
+    assert "version 1" in promote(lenient)
+    assert int(tracking.version_by_alias(lenient.registry.model_name, "production").version) == 1
+    assert "already" in promote(lenient)
