@@ -191,6 +191,21 @@ def version_by_alias(name: str, alias: str) -> ModelVersion | None:
         return None
 
 
+def registered_versions(name: str) -> dict[str, str]:
+    """run id -> "version (aliases)" for every registered version of model `name`."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        aliases = client().get_registered_model(name).aliases  # alias -> version
+    except MlflowException:
+        return {}  # nothing registered yet
+    shown = {}
+    for entry in client().search_model_versions(f"name = '{name}'"):
+        names = sorted(alias for alias, number in aliases.items() if int(number) == int(entry.version))
+        shown[entry.run_id] = f"{entry.version} ({', '.join(names)})" if names else str(entry.version)
+    return shown
+
+
 def run_metrics(run_id: str) -> dict[str, float]:
     """The metrics logged to a run."""
     return dict(client().get_run(run_id).data.metrics)

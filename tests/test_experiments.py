@@ -1,0 +1,89 @@
+"""Queued and parallel `dvc exp run`: every experiment lands in the project's one MLflow store."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from conftest import bake, dvc, run
+from mlflow import MlflowClient
+
+pytestmark = pytest.mark.xdist_group("experiments")
+
+
+def exp_show(project: Path) -> dict[str, dict]:
+    """Experiment name -> its registration.json, for the experiments `dvc exp show --json` lists."""
+    found = {}
+    for baseline in json.loads(dvc(project, "exp", "show", "--json")):
+        for experiment in baseline.get("experiments") or []:
+            for rev in experiment["revs"]:
+                if rev.get("error"):
+                    continue  # a failed experiment
+                found[rev["name"]] = rev["data"]["metrics"]["reports/registration.json"]["data"]
+    return found
+
+
+def run_queue(project: Path, jobs: int, timeout: float = 600) -> str:
+    """Run the queued experiments with `jobs` workers; return the final `dvc queue status`.
+
+    Polls the queue instead of `dvc exp run --run-all`, which can hang after the last task when
+    a celery worker fails to shut down (treeverse/dvc#10398, #10428); leftover workers are
+    stopped afterwards.
+    """
+    dvc(project, "queue", "start", "--jobs", str(jobs))
+    deadline = time.monotonic() + timeout
+    try:
+        while True:
+            status = dvc(project, "queue", "status")
+            if "Queued" not in status and "Running" not in status:
+                return status
+            assert time.monotonic() < deadline, f"queue still busy after {timeout} s:\n{status}"
+            time.sleep(2)
+    finally:
+        for pid_file in (project / ".dvc" / "tmp" / "exps" / "celery").glob("*.pid"):
+            with contextlib.suppress(ValueError, ProcessLookupError):
+                os.kill(int(pid_file.read_text()), signal.SIGTERM)
+
+
+def test_queued_parallel_experiments_each_log_one_run_into_the_project_store(tmp_path: Path) -> None:
+    project = bake(tmp_path)
+    dvc(project, "repro")
+    run(["git", "add", "--all"], project)
+    run(["git", "commit", "-qm", "baseline"], project)
+    dvc(project, "exp", "run", "--queue", "-S", "train.n_estimators=10,20", "-S", "train.max_depth=2,4")
+    dvc(project, "exp", "run", "--queue", "-S", "train.n_estimators=abc", "--name", "bad-value")
+    status = run_queue(project, jobs=2)
+    assert status.count("Success") == 4 and status.count("Failed") == 1, status
+    logs = run([sys.executable, "-m", "dvc", "queue", "logs", "bad-value"], project, check=False).stdout
+    assert "train.n_estimators must be a valid integer, got 'abc'" in logs
+
+    client = MlflowClient(tracking_uri=f"sqlite:///{project / 'mlflow.db'}")
+    experiment = client.get_experiment_by_name(project.name)
+    runs = client.search_runs([experiment.experiment_id])
+    by_exp = {}
+    for logged in runs:
+        assert logged.info.status == "FINISHED"
+        name = logged.data.tags.get("dvc_exp_name")
+        if name:
+            assert name not in by_exp, f"two MLflow runs for experiment {name}"
+            by_exp[name] = logged
+    assert len(runs) == 1 + 4  # the baseline repro and one per successful experiment
+    shown = exp_show(project)
+    assert set(by_exp) == set(shown) and "bad-value" not in by_exp
+    for name, decision in shown.items():
+        assert decision["mlflow_run_id"] == by_exp[name].info.run_id
+        assert by_exp[name].data.params["train.n_estimators"] in ("10", "20")
+    assert not list((project / ".dvc" / "tmp" / "exps").glob("**/mlflow.db"))  # no stray stores
+    for name in by_exp:
+        assert "database is locked" not in dvc(project, "queue", "logs", name)
+
+    table = run([sys.executable, "-m", "wine_quality.compare"], project).stdout
+    assert all(name in table for name in by_exp)
+    assert "train.n_estimators" in table and "train.max_depth" in table  # the params that vary
+    assert "1 (staging)" in table or any(f"{n} (staging)" in table for n in range(2, 6))

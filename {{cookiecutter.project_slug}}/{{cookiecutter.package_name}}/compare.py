@@ -1,0 +1,63 @@
+"""Print the project's MLflow runs side by side, best first.
+
+    python -m <package>.compare [--limit N]        (or: make compare)
+
+One row per run: DVC experiment name, run id, git commit, the params that differ between runs,
+every test metric, and the registered model version with its aliases, if any.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import pandas as pd
+
+from . import tracking
+from .config import load_params
+from .errors import PipelineError, run_main
+from .task import MAIN_METRIC, METRICS
+
+
+def runs_table(model_name: str, limit: int) -> pd.DataFrame:
+    """The finished runs of the project's experiment as a table, best main metric first."""
+    import mlflow
+
+    experiment_id = tracking.connect()
+    finished = "attributes.status = 'FINISHED'"
+    runs = mlflow.search_runs([experiment_id], filter_string=finished, max_results=limit)
+    if runs.empty:
+        raise PipelineError("no finished MLflow runs yet: run `dvc repro` or `dvc exp run` first")
+    versions = tracking.registered_versions(model_name)  # run id -> "3 (staging, production)"
+    table = pd.DataFrame(
+        {
+            "experiment": column(runs, "tags.dvc_exp_name").fillna("-"),
+            "run": runs["run_id"].str[:8],
+            "commit": column(runs, "tags.git_commit").fillna("").str[:7],
+            "version": runs["run_id"].map(versions).fillna("-"),
+        }
+    )
+    params = runs.filter(like="params.").rename(columns=lambda name: name.removeprefix("params."))
+    varying = [name for name in params.columns if params[name].nunique(dropna=False) > 1]
+    metrics = runs[[f"metrics.{name}" for name in METRICS]].set_axis(list(METRICS), axis=1)
+    table = pd.concat([table, params[varying], metrics.round(4)], axis=1)
+    return table.sort_values(MAIN_METRIC, ascending=not METRICS[MAIN_METRIC].higher_is_better)
+
+
+def column(runs: pd.DataFrame, name: str) -> pd.Series:
+    """A column of the runs table; all missing if no run has it (e.g. no DVC experiment yet)."""
+    return runs[name] if name in runs else pd.Series(index=runs.index, dtype=object)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--limit", type=int, default=50, help="newest runs to show (default 50)")
+    args = parser.parse_args()
+    model_name = load_params().registry.model_name
+    with pd.option_context("display.width", 200, "display.max_columns", 50):
+        print(runs_table(model_name, args.limit).to_string(index=False))
+
+
+if __name__ == "__main__":
+    run_main(main)
