@@ -58,9 +58,11 @@ def bake_combo(combo: Combo, output_dir: Path) -> Path:
     return bake(output_dir, dataset=combo.dataset, model=combo.model, dvc_remote_url=remote)
 
 
-def run(command: list[str], cwd: Path, check: bool = True) -> subprocess.CompletedProcess:
+def run(
+    command: list[str], cwd: Path, check: bool = True, env: dict | None = None
+) -> subprocess.CompletedProcess:
     """Run a command in a generated project; on failure show its output."""
-    result = subprocess.run(command, cwd=cwd, capture_output=True, text=True)
+    result = subprocess.run(command, cwd=cwd, capture_output=True, text=True, env=env)
     if check:
         assert result.returncode == 0, f"{' '.join(command)} failed:\n{result.stdout}\n{result.stderr}"
     return result
@@ -85,13 +87,14 @@ def generated(tmp_path_factory: pytest.TempPathFactory):
 
 @pytest.fixture(scope="session")
 def reproduced(tmp_path_factory: pytest.TempPathFactory):
-    """combo -> a generated project after one `dvc repro`."""
+    """combo -> a generated project after one `dvc repro` (its output in ../repro.log)."""
     cache: dict[Combo, Path] = {}
 
     def get(combo: Combo) -> Path:
         if combo not in cache:
             project = bake_combo(combo, tmp_path_factory.mktemp(f"repro-{combo.id}"))
-            dvc(project, "repro")
+            result = run([sys.executable, "-m", "dvc", "repro"], cwd=project)
+            (project.parent / "repro.log").write_text(result.stdout + result.stderr)
             cache[combo] = project
         return cache[combo]
 

@@ -83,6 +83,15 @@ def test_queued_parallel_experiments_each_log_one_run_into_the_project_store(tmp
     for name in by_exp:
         assert "database is locked" not in dvc(project, "queue", "logs", name)
 
+    # Adopting the best experiment reruns nothing and registers nothing again.
+    best = max(by_exp, key=lambda name: by_exp[name].data.metrics["f1_macro"])
+    versions = client.search_model_versions(f"name = '{project.name}'")
+    dvc(project, "exp", "apply", best)
+    assert "Data and pipelines are up to date" in dvc(project, "repro")
+    assert len(client.search_model_versions(f"name = '{project.name}'")) == len(versions)
+    applied = json.loads((project / "reports" / "registration.json").read_text())
+    assert applied["mlflow_run_id"] == by_exp[best].info.run_id
+
     table = run([sys.executable, "-m", "wine_quality.compare"], project).stdout
     assert all(name in table for name in by_exp)
     assert "train.n_estimators" in table and "train.max_depth" in table  # the params that vary

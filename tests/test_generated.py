@@ -73,6 +73,8 @@ def test_repro_registers_a_model_that_traces_back(combo: Combo, reproduced) -> N
     metrics = json.loads((project / "dvclive" / "metrics.json").read_text())
     assert run_data.metrics == pytest.approx(metrics)
     assert "Data and pipelines are up to date" in dvc(project, "repro")
+    output = (project.parent / "repro.log").read_text()
+    assert "Warning" not in output and "Traceback" not in output, output
 
 
 @combos
