@@ -27,8 +27,8 @@ test: venv  ## the template's tests: hooks, then every option combination genera
 	$(PY) -m pytest
 
 lint: venv  ## ruff on the template's own code
-	$(PY) -m ruff check hooks tests tools
-	$(PY) -m ruff format --check hooks tests tools
+	$(PY) -m ruff check hooks tests tools bench
+	$(PY) -m ruff format --check hooks tests tools bench
 
 clean:  ## remove demo/ and caches (keeps .venv)
 	rm -rf demo .pytest_cache .ruff_cache

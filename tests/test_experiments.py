@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import signal
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -29,36 +25,27 @@ def exp_show(project: Path) -> dict[str, dict]:
     return found
 
 
-def run_queue(project: Path, jobs: int, timeout: float = 600) -> str:
-    """Run the queued experiments with `jobs` workers; return the final `dvc queue status`.
-
-    Polls the queue instead of `dvc exp run --run-all`, which can hang after the last task when
-    a celery worker fails to shut down (treeverse/dvc#10398, #10428); leftover workers are
-    stopped afterwards.
-    """
-    dvc(project, "queue", "start", "--jobs", str(jobs))
-    deadline = time.monotonic() + timeout
-    try:
-        while True:
-            status = dvc(project, "queue", "status")
-            if "Queued" not in status and "Running" not in status:
-                return status
-            assert time.monotonic() < deadline, f"queue still busy after {timeout} s:\n{status}"
-            time.sleep(2)
-    finally:
-        for pid_file in (project / ".dvc" / "tmp" / "exps" / "celery").glob("*.pid"):
-            with contextlib.suppress(ValueError, ProcessLookupError):
-                os.kill(int(pid_file.read_text()), signal.SIGTERM)
-
-
 def test_queued_parallel_experiments_each_log_one_run_into_the_project_store(tmp_path: Path) -> None:
     project = bake(tmp_path)
     dvc(project, "repro")
     run(["git", "add", "--all"], project)
     run(["git", "commit", "-qm", "baseline"], project)
-    dvc(project, "exp", "run", "--queue", "-S", "train.n_estimators=10,20", "-S", "train.max_depth=2,4")
     dvc(project, "exp", "run", "--queue", "-S", "train.n_estimators=abc", "--name", "bad-value")
-    status = run_queue(project, jobs=2)
+    sweep = [
+        sys.executable,
+        "-m",
+        "wine_quality.sweep",
+        "-S",
+        "train.n_estimators=10,20",
+        "-S",
+        "train.max_depth=2,4",
+    ]
+    result = run([*sweep, "--jobs", "2"], project, check=False)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "sweep: 5/5 done (1 failed)" in result.stdout
+    assert "error: 1 experiment(s) failed" in result.stderr
+
+    status = dvc(project, "queue", "status")
     assert status.count("Success") == 4 and status.count("Failed") == 1, status
     logs = run([sys.executable, "-m", "dvc", "queue", "logs", "bad-value"], project, check=False).stdout
     assert "train.n_estimators must be a valid integer, got 'abc'" in logs

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import socket
+import subprocess
 from pathlib import Path
 
 import joblib
@@ -109,3 +112,40 @@ def test_promote_moves_production_and_refuses_without_a_candidate(
     assert "version 1" in promote(lenient)
     assert int(tracking.version_by_alias(lenient.registry.model_name, "production").version) == 1
     assert "already" in promote(lenient)
+
+
+@pytest.mark.parametrize(
+    ("corrupt", "expected"),
+    [
+        (lambda frame: frame.iloc[:0], "has a header but no rows"),
+        (lambda frame: frame.assign(**{frame.columns[0]: "abc"}), "must be numeric"),
+        (lambda frame: frame.assign(**{frame.columns[0]: float("nan")}), "have missing values"),
+        (lambda frame: frame.assign(**{TARGET: frame[TARGET].iloc[0]}), "single class|is constant"),
+    ],
+    ids=["no-rows", "text-in-a-feature", "all-nan-feature", "one-target-value"],
+)
+def test_prepare_rejects_unusable_data(
+    tiny_raw: Path, tmp_path: Path, params: Params, corrupt, expected: str
+) -> None:
+    corrupt(pd.read_csv(tiny_raw)).to_csv(tiny_raw, index=False)
+    with pytest.raises(PipelineError, match=expected):
+        prepare(tiny_raw, tmp_path / "out", params.prepare)
+    assert not (tmp_path / "out").exists()
+
+
+def test_prepare_rejects_an_empty_file(tmp_path: Path, params: Params) -> None:
+    (tmp_path / "raw.csv").write_text("")
+    with pytest.raises(PipelineError, match="is empty"):
+        prepare(tmp_path / "raw.csv", tmp_path / "out", params.prepare)
+
+
+def test_runs_of_killed_processes_are_ended_before_a_new_run(mlflow_store: str) -> None:
+    experiment_id = tracking.connect()
+    gone = subprocess.Popen(["true"])
+    gone.wait()  # its pid now belongs to no process, as after a kill -9
+    host = socket.gethostname()
+    abandoned = tracking.client().create_run(experiment_id, tags={"host": host, "pid": str(gone.pid)})
+    alive = tracking.client().create_run(experiment_id, tags={"host": host, "pid": str(os.getpid())})
+    tracking.end_abandoned_runs()
+    assert tracking.client().get_run(abandoned.info.run_id).info.status == "KILLED"
+    assert tracking.client().get_run(alive.info.run_id).info.status == "RUNNING"

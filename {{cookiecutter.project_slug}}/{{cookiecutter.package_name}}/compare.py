@@ -48,15 +48,19 @@ def column(runs: pd.DataFrame, name: str) -> pd.Series:
     return runs[name] if name in runs else pd.Series(index=runs.index, dtype=object)
 
 
+def show_runs(limit: int) -> None:
+    """Print the runs table of the project's registered model."""
+    model_name = load_params().registry.model_name
+    with pd.option_context("display.width", 200, "display.max_columns", 50):
+        print(runs_table(model_name, limit).to_string(index=False))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--limit", type=int, default=50, help="newest runs to show (default 50)")
-    args = parser.parse_args()
-    model_name = load_params().registry.model_name
-    with pd.option_context("display.width", 200, "display.max_columns", 50):
-        print(runs_table(model_name, args.limit).to_string(index=False))
+    show_runs(parser.parse_args().limit)
 
 
 if __name__ == "__main__":

@@ -16,15 +16,18 @@ import hashlib
 import json
 import logging
 import os
+import socket
 import subprocess
 import tomllib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from importlib.metadata import version
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import pandas as pd
-    from mlflow import MlflowClient
+    from mlflow import ActiveRun, MlflowClient
     from mlflow.entities.model_registry import ModelVersion
 
 PACKAGE = __package__.split(".")[0]  # this package, also under `python -m`
@@ -90,6 +93,40 @@ def create_experiment(name: str, local: bool) -> str:
         return experiment.experiment_id
 
 
+@contextmanager
+def start_run() -> Iterator[ActiveRun]:
+    """Start a run tagged with its lineage and its process, after ending runs of killed processes."""
+    import mlflow
+
+    end_abandoned_runs()
+    process = {"host": socket.gethostname(), "pid": str(os.getpid())}
+    with mlflow.start_run(tags={**lineage_tags(), **process}) as run:
+        yield run
+
+
+def end_abandoned_runs() -> None:
+    """Mark KILLED the runs left RUNNING by a process of this host that no longer exists (kill -9)."""
+    import mlflow
+
+    experiment_id = mlflow.get_experiment_by_name(project_settings()["mlflow_experiment"]).experiment_id
+    running = f"attributes.status = 'RUNNING' and tags.host = '{socket.gethostname()}'"
+    for run in client().search_runs([experiment_id], filter_string=running):
+        pid = int(run.data.tags.get("pid", "0"))
+        if pid and not process_exists(pid):
+            client().set_terminated(run.info.run_id, status="KILLED")
+
+
+def process_exists(pid: int) -> bool:
+    """Whether a process with this id runs on this machine."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process
+    return True
+
+
 def lineage_tags() -> dict[str, str]:
     """Tags that lead from an MLflow run back to the code and the DVC experiment."""
     tags = {"project": PACKAGE}
@@ -140,11 +177,12 @@ def log_model(model: Any, example: pd.DataFrame) -> str:
     import skops.io
     from mlflow.models import infer_signature
 
+    example = example.head(5)
     info = mlflow.sklearn.log_model(
         model,
         name=MODEL_ARTIFACT,
         signature=infer_signature(example, model.predict(example)),
-        input_example=example.head(3),
+        input_example=example,
         # Explicit requirements: inferring them costs seconds per run.
         pip_requirements=[f"{name}=={version(name)}" for name in ("scikit-learn", "skops", "pandas")],
         # The types of the model we just trained; skops refuses unlisted types when loading.

@@ -44,12 +44,13 @@ def evaluate(test_path: Path, model_path: Path, live_dir: Path, params: Evaluate
     data = pd.read_parquet(test_path)
     features, target = data.drop(columns=TARGET), data[TARGET]
     model = joblib.load(model_path)
-    metrics = score(model, features, target)
+    predicted = model.predict(features)
+    metrics = score(model, features, target, predicted)
     # dvcyaml=None: dvc.yaml is hand-written and stays the one description of the pipeline.
     with Live(str(live_dir), dvcyaml=None, save_dvc_exp=False, report=None) as live:
         for name, value in metrics.items():
             live.log_metric(name, value, plot=False)
-        log_plots(live, model, features, target)
+        log_plots(live, target, predicted)
         figure = plot_importances(model, list(features.columns), params.top_features)
         live.log_image("feature_importances.png", figure)
         plt.close(figure)
@@ -68,7 +69,7 @@ def track(
     import mlflow
 
     experiment_id = tracking.connect()
-    with mlflow.start_run(tags=tracking.lineage_tags()) as run:
+    with tracking.start_run() as run:
         mlflow.log_params(params.flat("prepare", "train", "evaluate"))
         tracking.log_data_source(raw_path)
         model_uri = tracking.log_model(model, features)

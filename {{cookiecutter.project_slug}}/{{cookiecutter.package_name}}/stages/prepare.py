@@ -10,7 +10,7 @@ import pandas as pd
 from ..config import PrepareParams, load_params
 from ..errors import PipelineError, run_main
 from ..files import write_atomic
-from ..task import TARGET, stratify_by
+from ..task import TARGET, stratify_by, target_problem
 
 
 def read_raw(path: Path) -> pd.DataFrame:
@@ -35,6 +35,9 @@ def read_raw(path: Path) -> pd.DataFrame:
     with_gaps = [column for column in frame.columns if frame[column].isna().any()]
     if with_gaps:
         raise PipelineError(f"{path}: columns {', '.join(with_gaps)} have missing values")
+    problem = target_problem(frame[TARGET])
+    if problem:
+        raise PipelineError(f"{path}: column {TARGET!r} {problem}")
     return frame
 
 

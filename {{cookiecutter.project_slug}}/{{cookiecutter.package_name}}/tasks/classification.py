@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, NamedTuple
 
 if TYPE_CHECKING:
+    import numpy as np
     import pandas as pd
     from dvclive import Live
     from sklearn.base import ClassifierMixin
@@ -45,16 +46,28 @@ def build_model(params: TrainParams) -> ClassifierMixin:
     )
 
 
+def target_problem(target: pd.Series) -> str | None:
+    """What makes this target unusable for classification, or None."""
+    counts = target.value_counts()
+    if len(counts) < 2:
+        return f"has a single class ({counts.index[0]!r}); classification needs at least two"
+    rare = counts[counts < 2]
+    if not rare.empty:
+        return f"has classes with a single row ({', '.join(map(repr, rare.index))}); each class needs two or more"
+    return None
+
+
 def stratify_by(target: pd.Series) -> pd.Series | None:
     """Split train/test keeping the class shares."""
     return target
 
 
-def score(model: ClassifierMixin, features: pd.DataFrame, target: pd.Series) -> dict[str, float]:
-    """Test metrics of `model`, one value per name in METRICS."""
+def score(
+    model: ClassifierMixin, features: pd.DataFrame, target: pd.Series, predicted: np.ndarray
+) -> dict[str, float]:
+    """Test metrics of `model` (whose predictions for `features` are `predicted`), one per name in METRICS."""
     from sklearn.metrics import accuracy_score, f1_score, roc_auc_score
 
-    predicted = model.predict(features)
     probabilities = model.predict_proba(features)
     if probabilities.shape[1] == 2:
         roc_auc = roc_auc_score(target, probabilities[:, 1])
@@ -67,12 +80,11 @@ def score(model: ClassifierMixin, features: pd.DataFrame, target: pd.Series) -> 
     }
 
 
-def log_plots(live: Live, model: ClassifierMixin, features: pd.DataFrame, target: pd.Series) -> None:
+def log_plots(live: Live, target: pd.Series, predicted: np.ndarray) -> None:
     """Confusion matrix as DVC plot data and as an image."""
     import matplotlib.pyplot as plt
     from sklearn.metrics import ConfusionMatrixDisplay
 
-    predicted = model.predict(features)
     live.log_sklearn_plot("confusion_matrix", target.to_numpy(), predicted, name="confusion_matrix.json")
     display = ConfusionMatrixDisplay.from_predictions(target, predicted, colorbar=False)
     display.ax_.set_title("Confusion matrix (test split)")

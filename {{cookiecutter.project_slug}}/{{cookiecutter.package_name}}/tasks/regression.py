@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, NamedTuple
 
 if TYPE_CHECKING:
+    import numpy as np
     import pandas as pd
     from dvclive import Live
     from sklearn.base import RegressorMixin
@@ -45,16 +46,24 @@ def build_model(params: TrainParams) -> RegressorMixin:
     )
 
 
+def target_problem(target: pd.Series) -> str | None:
+    """What makes this target unusable for regression, or None."""
+    if target.nunique() < 2:
+        return f"is constant ({target.iloc[0]!r}); there is nothing to predict"
+    return None
+
+
 def stratify_by(target: pd.Series) -> pd.Series | None:
     """A continuous target is split at random, not stratified."""
     return None
 
 
-def score(model: RegressorMixin, features: pd.DataFrame, target: pd.Series) -> dict[str, float]:
-    """Test metrics of `model`, one value per name in METRICS."""
+def score(
+    model: RegressorMixin, features: pd.DataFrame, target: pd.Series, predicted: np.ndarray
+) -> dict[str, float]:
+    """Test metrics of `model` (whose predictions for `features` are `predicted`), one per name in METRICS."""
     from sklearn.metrics import mean_absolute_error, r2_score, root_mean_squared_error
 
-    predicted = model.predict(features)
     return {
         "rmse": float(root_mean_squared_error(target, predicted)),
         "mae": float(mean_absolute_error(target, predicted)),
@@ -62,13 +71,12 @@ def score(model: RegressorMixin, features: pd.DataFrame, target: pd.Series) -> d
     }
 
 
-def log_plots(live: Live, model: RegressorMixin, features: pd.DataFrame, target: pd.Series) -> None:
+def log_plots(live: Live, target: pd.Series, predicted: np.ndarray) -> None:
     """Predicted against actual as DVC plot data; that and the residuals as images."""
     import matplotlib.pyplot as plt
     import pandas as pd
     from sklearn.metrics import PredictionErrorDisplay
 
-    predicted = model.predict(features)
     points = pd.DataFrame({"actual": target.to_numpy(), "predicted": predicted})
     live.log_plot(
         "predicted_vs_actual",

@@ -1,0 +1,254 @@
+"""Benchmark a generated project: what the template costs on top of DVC and of the ML work itself.
+
+    .venv/bin/python bench/run.py [--repeats 3] [--sizes 10000,100000,1000000]
+
+Each figure is the median of --repeats runs; every ratio is measured side by side in this one
+run, on this machine. Prints a Markdown table (paste it into the README).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import yaml
+from cookiecutter.main import cookiecutter
+
+TEMPLATE = Path(__file__).resolve().parents[1]
+PACKAGE = "wine_quality"  # the default options' package
+ENV = {
+    **os.environ,
+    "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+    "DVC_NO_ANALYTICS": "1",
+}
+ENV.pop("MLFLOW_TRACKING_URI", None)
+
+# The four stages' computations in one process, without DVC or MLflow: the floor for (3).
+BARE_ML = textwrap.dedent(
+    f"""
+    from pathlib import Path
+    import joblib, pandas as pd
+    from {PACKAGE}.config import load_params
+    from {PACKAGE}.stages.prepare import prepare
+    from {PACKAGE}.stages.register import gate_failures
+    from {PACKAGE}.stages.train import train
+    from {PACKAGE}.task import TARGET, score
+    params = load_params()
+    out = Path("bench-bare")
+    prepare(Path("data/raw/wine.csv"), out, params.prepare)
+    train(out / "train.parquet", out / "model.joblib", params.train)
+    test = pd.read_parquet(out / "test.parquet")
+    model, features = joblib.load(out / "model.joblib"), test.drop(columns=TARGET)
+    metrics = score(model, features, test[TARGET], model.predict(features))
+    gate_failures(metrics, params.registry.gate)
+    """
+)
+
+
+def sh(*command: str, cwd: Path) -> str:
+    result = subprocess.run(command, cwd=cwd, env=ENV, capture_output=True, text=True)
+    if result.returncode != 0:
+        sys.exit(f"{' '.join(command)} failed:\n{result.stdout}\n{result.stderr}")
+    return result.stdout
+
+
+def dvc(project: Path, *args: str) -> str:
+    return sh(sys.executable, "-m", "dvc", *args, cwd=project)
+
+
+def seconds(action: Callable[[], object]) -> float:
+    start = time.perf_counter()
+    action()
+    return time.perf_counter() - start
+
+
+def median_seconds(action: Callable[[], object], repeats: int) -> float:
+    return statistics.median(seconds(action) for _ in range(repeats))
+
+
+def generate(folder: Path) -> Path:
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    return Path(cookiecutter(str(TEMPLATE), no_input=True, output_dir=str(folder)))
+
+
+def first_model(workdir: Path) -> Path:
+    project = generate(workdir)
+    dvc(project, "repro")
+    assert '"registered": true' in (project / "reports" / "registration.json").read_text()
+    return project
+
+
+def run_queue(project: Path, jobs: int) -> None:
+    """Run the queued experiments with `jobs` workers, polling the queue (see tests/test_experiments.py)."""
+    dvc(project, "queue", "start", "--jobs", str(jobs))
+    try:
+        while any(state in dvc(project, "queue", "status") for state in ("Queued", "Running")):
+            time.sleep(1)
+    finally:
+        for pid_file in (project / ".dvc" / "tmp" / "exps" / "celery").glob("*.pid"):
+            with contextlib.suppress(ValueError, ProcessLookupError):
+                os.kill(int(pid_file.read_text()), 15)
+    status = dvc(project, "queue", "status")
+    assert "Failed" not in status, status
+
+
+def queue_eight(project: Path, first: int) -> None:
+    """Queue 8 experiments with new params (so DVC's run cache can't replay them)."""
+    for n in range(first, first + 8):
+        dvc(project, "exp", "run", "--queue", "-S", f"train.n_estimators={n}")
+
+
+def peak_run(command: list[str], cwd: Path) -> tuple[float, float]:
+    """Run `command`; return (seconds, peak resident memory in MB)."""
+    start = time.perf_counter()
+    process = subprocess.Popen(command, cwd=cwd, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(process.pid, 0)
+    elapsed = time.perf_counter() - start
+    if status != 0:
+        sys.exit(f"{' '.join(command)} failed: {process.stderr.read().decode()}")
+    return elapsed, usage.ru_maxrss / 1024
+
+
+def write_synthetic(project: Path, rows: int) -> None:
+    """Replace the raw data with a synthetic 3-class set of `rows` rows and 20 features."""
+    import pandas as pd
+    from sklearn.datasets import make_classification
+
+    features, target = make_classification(
+        n_samples=rows, n_features=20, n_informative=10, n_classes=3, random_state=0
+    )
+    frame = pd.DataFrame(features, columns=[f"x{i}" for i in range(20)]).assign(target=target)
+    frame.to_csv(project / "data" / "raw" / "wine.csv", index=False)
+    dvc(project, "add", "--quiet", "data/raw/wine.csv")
+
+
+def set_params(project: Path, **train: object) -> None:
+    path = project / "params.yaml"
+    params = yaml.safe_load(path.read_text())
+    params["train"].update(train)
+    path.write_text(yaml.safe_dump(params, sort_keys=False))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--sizes", default="10000,100000,1000000")
+    args = parser.parse_args()
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="bench-") as scratch:
+        scratch = Path(scratch)
+
+        first = median_seconds(lambda: first_model(scratch / "first"), args.repeats)
+        rows.append(("(1) generate -> first registered model", f"{first:.1f} s", "<= 10 s"))
+
+        project = first_model(scratch / "project")
+        noop = median_seconds(lambda: dvc(project, "repro"), args.repeats + 2)
+        dry = median_seconds(lambda: dvc(project, "repro", "--dry"), args.repeats + 2)
+        rows.append(
+            (
+                "(2) no-op `dvc repro` / `dvc repro --dry`",
+                f"{noop:.2f} s / {dry:.2f} s = {noop / dry:.2f}",
+                "<= 1.3",
+            )
+        )
+
+        forced = median_seconds(lambda: dvc(project, "repro", "--force"), args.repeats)
+        bare = median_seconds(lambda: sh(sys.executable, "-c", BARE_ML, cwd=project), args.repeats)
+        rows.append(
+            (
+                "(3) `dvc repro -f` / bare ML work, bundled data",
+                f"{forced:.2f} s / {bare:.2f} s = {forced / bare:.2f}",
+                "<= 6",
+            )
+        )
+
+        sh("git", "add", "--all", cwd=project)
+        sh(
+            "git",
+            "-c",
+            "user.name=bench",
+            "-c",
+            "user.email=bench@invalid",
+            "commit",
+            "-qm",
+            "baseline",
+            cwd=project,
+        )
+        queue_eight(project, first=11)
+        parallel = seconds(lambda: run_queue(project, jobs=2))
+        queue_eight(project, first=21)
+        serial = seconds(lambda: run_queue(project, jobs=1))
+        rows.append(
+            (
+                "(4) 8 queued experiments: 1 job / 2 jobs",
+                f"{serial:.0f} s / {parallel:.0f} s = {serial / parallel:.2f}x",
+                ">= 1.7x",
+            )
+        )
+
+        scale = first_model(scratch / "scale")
+        set_params(scale, n_estimators=10)
+        for size in [int(s) for s in args.sizes.split(",")]:
+            write_synthetic(scale, size)
+            prep_s, prep_mb = peak_run(
+                [
+                    sys.executable,
+                    "-m",
+                    f"{PACKAGE}.stages.prepare",
+                    "--raw",
+                    "data/raw/wine.csv",
+                    "--out",
+                    "data/prepared",
+                ],
+                scale,
+            )
+            train_s, train_mb = peak_run(
+                [
+                    sys.executable,
+                    "-m",
+                    f"{PACKAGE}.stages.train",
+                    "--train",
+                    "data/prepared/train.parquet",
+                    "--model",
+                    "models/model.joblib",
+                ],
+                scale,
+            )
+            rows.append(
+                (
+                    f"(5) {size:,} rows: prepare, train (10 trees)",
+                    f"{prep_s:.1f} s {prep_mb:.0f} MB, {train_s:.1f} s {train_mb:.0f} MB",
+                    "linear, <= 2 GB",
+                )
+            )
+        forced_big = seconds(lambda: dvc(scale, "repro", "--force"))
+        bare_big = seconds(lambda: sh(sys.executable, "-c", BARE_ML, cwd=scale))
+        rows.append(
+            (
+                f"(3) `dvc repro -f` / bare ML work, {size:,} rows",
+                f"{forced_big:.1f} s / {bare_big:.1f} s = {forced_big / bare_big:.2f}",
+                "<= 1.3",
+            )
+        )
+
+    print(
+        f"\nMachine: {os.cpu_count()} cores, Python {sys.version.split()[0]}; medians of {args.repeats} runs\n"
+    )
+    print("| measure | result | target |\n|---|---|---|")
+    for row in rows:
+        print("| " + " | ".join(row) + " |")
+
+
+if __name__ == "__main__":
+    main()
