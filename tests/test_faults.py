@@ -1,0 +1,144 @@
+"""Faults leave nothing lost or corrupt: kill -9 mid-pipeline, two repros at once, secrets, the UI's address."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from conftest import bake, dvc
+from mlflow import MlflowClient
+from mlflow.artifacts import download_artifacts
+
+pytestmark = pytest.mark.xdist_group("faults")
+
+
+def stage_running(project: Path, stage: str) -> bool:
+    """Whether a process of `stage` runs in `project` now."""
+    for proc in Path("/proc").iterdir():
+        try:
+            cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+            if f".stages.{stage}" in cmdline and Path(os.readlink(proc / "cwd")) == project:
+                return True
+        except (OSError, ValueError):
+            continue
+    return False
+
+
+def start(command: list[str], project: Path) -> subprocess.Popen:
+    """Start a command in its own process group (so kill -9 reaches DVC and its stage)."""
+    return subprocess.Popen(
+        command,
+        cwd=project,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+
+
+def store(project: Path) -> MlflowClient:
+    return MlflowClient(tracking_uri=f"sqlite:///{project / 'mlflow.db'}")
+
+
+@pytest.mark.parametrize("stage", ["train", "evaluate", "register"])
+def test_kill_9_mid_stage_then_repro_completes_cleanly(
+    tmp_path: Path, stage: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project = bake(tmp_path)
+    repro = start([sys.executable, "-m", "dvc", "repro"], project)
+    deadline = time.monotonic() + 120
+    while not stage_running(project, stage):
+        assert repro.poll() is None, f"repro ended before {stage} was caught:\n{repro.stdout.read()}"
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    time.sleep({"train": 0.5, "evaluate": 3.5, "register": 0.3}[stage])  # into the stage's work (evaluate: its MLflow run)
+    os.killpg(repro.pid, signal.SIGKILL)
+    repro.wait()
+
+    assert "register: models:/" in dvc(project, "repro")
+    client = store(project)
+    experiment = client.get_experiment_by_name(project.name)
+    statuses = [r.info.status for r in client.search_runs([experiment.experiment_id])]
+    assert "RUNNING" not in statuses and statuses.count("FINISHED") == 1, statuses
+    with sqlite3.connect(project / "mlflow.db") as db:
+        assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    versions = client.search_model_versions(f"name = '{project.name}'")
+    assert len(versions) == 1  # a replayed register stage found the version it had made
+    assert client.get_registered_model(project.name).aliases == {"staging": 1}
+    run_id = versions[0].run_id
+    assert client.get_run(run_id).info.status == "FINISHED"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", client.tracking_uri)  # registry too, not ./mlflow.db
+    model_dir = download_artifacts(artifact_uri=f"models:/{project.name}/1", dst_path=str(tmp_path / "model"))
+    assert (Path(model_dir) / "MLmodel").exists()  # no registry version without its model
+    assert dvc(project, "status").strip().endswith("Data and pipelines are up to date.")
+
+
+def test_two_repros_at_once_one_waits_or_fails_clearly(tmp_path: Path) -> None:
+    project = bake(tmp_path)
+    first, second = (start([sys.executable, "-m", "dvc", "repro"], project) for _ in range(2))
+    outputs = [process.communicate()[0] for process in (first, second)]
+    codes = [first.returncode, second.returncode]
+    assert 0 in codes, outputs
+    for code, output in zip(codes, outputs, strict=True):
+        if code != 0:
+            assert "lock" in output.lower(), output  # DVC's repository lock, said plainly
+    assert "Data and pipelines are up to date" in dvc(project, "repro")
+    with sqlite3.connect(project / "mlflow.db") as db:
+        assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    client = store(project)
+    experiment = client.get_experiment_by_name(project.name)
+    assert {r.info.status for r in client.search_runs([experiment.experiment_id])} == {"FINISHED"}
+
+
+def test_no_secret_reaches_generated_files_or_mlflow(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    secret = "wJalrXUtnFEMI-test-only-" + os.urandom(6).hex()
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", secret)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIATESTONLY")
+    project = bake(tmp_path)
+    dvc(project, "repro")
+    for path in project.rglob("*"):
+        if path.is_file() and ".git" not in path.parts:
+            assert secret.encode() not in path.read_bytes(), path
+    client = store(project)
+    experiment = client.get_experiment_by_name(project.name)
+    for logged in client.search_runs([experiment.experiment_id]):
+        assert secret not in repr(logged.data.params) + repr(logged.data.tags)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_make_ui_serves_on_localhost_only(tmp_path: Path) -> None:
+    project = bake(tmp_path)
+    port = free_port()
+    ui = start(["make", "ui", f"PORT={port}"], project)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2) as response:
+                    assert response.status == 200
+                    break
+            except OSError:
+                assert ui.poll() is None, ui.stdout.read()
+                assert time.monotonic() < deadline, "the MLflow UI did not start"
+                time.sleep(0.5)
+        listening = [line.split() for line in Path("/proc/net/tcp").read_text().splitlines()[1:]]
+        addresses = {
+            fields[1] for fields in listening if fields[3] == "0A" and fields[1].endswith(f":{port:04X}")
+        }
+        assert addresses == {f"0100007F:{port:04X}"}  # 127.0.0.1, not 0.0.0.0
+    finally:
+        os.killpg(ui.pid, signal.SIGTERM)
+        ui.wait(timeout=30)
