@@ -9,7 +9,6 @@ run, on this machine. Prints a Markdown table (paste it into the README).
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
 import shutil
 import statistics
@@ -89,24 +88,19 @@ def first_model(workdir: Path) -> Path:
     return project
 
 
-def run_queue(project: Path, jobs: int) -> None:
-    """Run the queued experiments with `jobs` workers, polling the queue (see tests/test_experiments.py)."""
-    dvc(project, "queue", "start", "--jobs", str(jobs))
-    try:
-        while any(state in dvc(project, "queue", "status") for state in ("Queued", "Running")):
-            time.sleep(1)
-    finally:
-        for pid_file in (project / ".dvc" / "tmp" / "exps" / "celery").glob("*.pid"):
-            with contextlib.suppress(ValueError, ProcessLookupError):
-                os.kill(int(pid_file.read_text()), 15)
-    status = dvc(project, "queue", "status")
-    assert "Failed" not in status, status
-
-
-def queue_eight(project: Path, first: int) -> None:
-    """Queue 8 experiments with new params (so DVC's run cache can't replay them)."""
-    for n in range(first, first + 8):
-        dvc(project, "exp", "run", "--queue", "-S", f"train.n_estimators={n}")
+def sweep(project: Path, first: int, jobs: int) -> None:
+    """`make sweep` over 8 new values of train.n_estimators (new, so DVC's run cache can't replay them)."""
+    values = ",".join(str(n) for n in range(first, first + 8))
+    sh(
+        sys.executable,
+        "-m",
+        f"{PACKAGE}.sweep",
+        "-S",
+        f"train.n_estimators={values}",
+        "--jobs",
+        str(jobs),
+        cwd=project,
+    )
 
 
 def peak_run(command: list[str], cwd: Path) -> tuple[float, float]:
@@ -185,10 +179,8 @@ def main() -> None:
             "baseline",
             cwd=project,
         )
-        queue_eight(project, first=11)
-        parallel = seconds(lambda: run_queue(project, jobs=2))
-        queue_eight(project, first=21)
-        serial = seconds(lambda: run_queue(project, jobs=1))
+        parallel = seconds(lambda: sweep(project, first=11, jobs=2))
+        serial = seconds(lambda: sweep(project, first=21, jobs=1))
         rows.append(
             (
                 "(4) 8 queued experiments: 1 job / 2 jobs",

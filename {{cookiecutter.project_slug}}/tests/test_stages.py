@@ -15,6 +15,7 @@ import pytest
 from {{ cookiecutter.package_name }} import tracking
 from {{ cookiecutter.package_name }}.config import Params
 from {{ cookiecutter.package_name }}.errors import PipelineError
+from {{ cookiecutter.package_name }}.files import write_atomic
 from {{ cookiecutter.package_name }}.promote import promote
 from {{ cookiecutter.package_name }}.stages.evaluate import evaluate, track
 from {{ cookiecutter.package_name }}.stages.prepare import prepare
@@ -149,3 +150,17 @@ def test_runs_of_killed_processes_are_ended_before_a_new_run(mlflow_store: str) 
     tracking.end_abandoned_runs()
     assert tracking.client().get_run(abandoned.info.run_id).info.status == "KILLED"
     assert tracking.client().get_run(alive.info.run_id).info.status == "RUNNING"
+
+
+def test_a_failed_write_leaves_the_previous_output_intact(tmp_path: Path) -> None:
+    output = tmp_path / "model.joblib"
+    output.write_text("previous model")
+
+    def crash(path: Path) -> None:
+        path.write_text("half a mod")
+        raise OSError(28, "No space left on device")
+
+    with pytest.raises(OSError, match="No space left"):
+        write_atomic(output, crash)
+    assert output.read_text() == "previous model"
+    assert list(tmp_path.iterdir()) == [output]  # no temporary file left behind

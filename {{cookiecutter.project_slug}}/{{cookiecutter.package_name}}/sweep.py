@@ -17,6 +17,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections import Counter
 from pathlib import Path
@@ -27,11 +28,18 @@ FINISHED = ("Success", "Failed")
 
 
 def dvc(*args: str) -> str:
-    """Run a DVC command of this environment; raise PipelineError with its output on failure."""
-    result = subprocess.run([sys.executable, "-m", "dvc", *args], capture_output=True, text=True)
+    """Run a DVC command of this environment; raise PipelineError with its output on failure.
+
+    Output goes through a temporary file, not a pipe: `dvc queue start` leaves workers running
+    that inherit it, and reading a pipe would wait for them to exit.
+    """
+    with tempfile.TemporaryFile(mode="w+") as output:
+        result = subprocess.run([sys.executable, "-m", "dvc", *args], stdout=output, stderr=subprocess.STDOUT)
+        output.seek(0)
+        text = output.read()
     if result.returncode != 0:
-        raise PipelineError(f"`dvc {' '.join(args)}` failed:\n{result.stdout}{result.stderr}")
-    return result.stdout
+        raise PipelineError(f"`dvc {' '.join(args)}` failed:\n{text}")
+    return text
 
 
 def queue_states() -> dict[str, str]:
@@ -44,7 +52,7 @@ def queue_states() -> dict[str, str]:
     return states
 
 
-def run_queue(jobs: int, timeout: float, poll: float = 2.0) -> dict[str, str]:
+def run_queue(jobs: int, timeout: float, poll: float = 3.0) -> dict[str, str]:
     """Start `jobs` workers and wait until no task is queued or running; return the tasks' states.
 
     Waits on the queue's state instead of `dvc exp run --run-all`, which can hang after the last
