@@ -183,7 +183,7 @@ def main() -> None:
         serial = seconds(lambda: sweep(project, first=21, jobs=1))
         rows.append(
             (
-                "(4) 8 queued experiments: 1 job / 2 jobs",
+                "(4) 8 experiments via `make sweep`: 1 job / 2 jobs",
                 f"{serial:.0f} s / {parallel:.0f} s = {serial / parallel:.2f}x",
                 ">= 1.7x",
             )
