@@ -66,6 +66,21 @@ def test_model_that_does_not_fit_the_task_is_refused() -> None:
     ]
 
 
+def cookiecutter_cli(output_dir: Path, *options: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    """`cookiecutter --no-input` of this template, as a user runs it."""
+    command = [
+        sys.executable,
+        "-m",
+        "cookiecutter",
+        "--no-input",
+        "-o",
+        str(output_dir),
+        str(TEMPLATE),
+        *options,
+    ]
+    return subprocess.run(command, capture_output=True, text=True, env=env)
+
+
 @pytest.mark.parametrize(
     ("option", "value"),
     [
@@ -78,34 +93,14 @@ def test_model_that_does_not_fit_the_task_is_refused() -> None:
 def test_cookiecutter_stops_with_the_message_and_leaves_nothing(
     tmp_path: Path, option: str, value: str
 ) -> None:
-    command = [
-        sys.executable,
-        "-m",
-        "cookiecutter",
-        "--no-input",
-        "-o",
-        str(tmp_path),
-        str(TEMPLATE),
-        f"{option}={value}",
-    ]
-    result = subprocess.run(command, capture_output=True, text=True)
+    result = cookiecutter_cli(tmp_path, f"{option}={value}")
     assert result.returncode != 0
     assert f"ERROR: {option}={value!r} is not valid" in result.stderr + result.stdout
     assert list(tmp_path.iterdir()) == []
 
 
 def test_unknown_choice_is_refused_by_cookiecutter_before_writing(tmp_path: Path) -> None:
-    command = [
-        sys.executable,
-        "-m",
-        "cookiecutter",
-        "--no-input",
-        "-o",
-        str(tmp_path),
-        str(TEMPLATE),
-        "dataset=iris",
-    ]
-    result = subprocess.run(command, capture_output=True, text=True)
+    result = cookiecutter_cli(tmp_path, "dataset=iris")
     assert result.returncode != 0
     assert "iris provided for choice variable dataset, but the choices are" in result.stderr
     assert list(tmp_path.iterdir()) == []
@@ -142,8 +137,7 @@ def test_without_git_the_project_still_runs(tmp_path: Path) -> None:
         wrapper.write_text(f'#!/bin/sh\nexec "{Path(sys.executable).parent / tool}" "$@"\n')
         wrapper.chmod(0o755)
     env = {**os.environ, "PATH": str(bin_dir)}
-    command = [sys.executable, "-m", "cookiecutter", "--no-input", "-o", str(tmp_path / "out"), str(TEMPLATE)]
-    result = subprocess.run(command, capture_output=True, text=True, env=env)
+    result = cookiecutter_cli(tmp_path / "out", env=env)
     assert result.returncode == 0, result.stderr
     assert "git not found" in result.stdout
     project = tmp_path / "out" / "wine-quality"
