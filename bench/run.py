@@ -124,6 +124,8 @@ def write_synthetic(project: Path, rows: int) -> None:
     )
     frame = pd.DataFrame(features, columns=[f"x{i}" for i in range(20)]).assign(target=target)
     frame.to_csv(project / "data" / "raw" / "wine.csv", index=False)
+    schema = {"features": [f"x{i}" for i in range(20)]}
+    (project / "data" / "schema.yaml").write_text(yaml.safe_dump(schema))
     dvc(project, "add", "--quiet", "data/raw/wine.csv")
 
 
@@ -200,6 +202,8 @@ def main() -> None:
                     f"{PACKAGE}.stages.prepare",
                     "--raw",
                     "data/raw/wine.csv",
+                    "--schema",
+                    "data/schema.yaml",
                     "--out",
                     "data/prepared",
                 ],

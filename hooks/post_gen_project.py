@@ -6,6 +6,7 @@ message, and cookiecutter then removes the folder: no half-initialised repositor
 
 from __future__ import annotations
 
+import csv
 import importlib.util
 import json
 import os
@@ -19,15 +20,28 @@ def prune(options: dict) -> Path:
     """Keep only the chosen data set, task module and license; return the raw data file."""
     chosen = options["_datasets"][options["dataset"]]
     raw_dir = Path("data", "raw")
-    for csv in raw_dir.glob("*.csv"):
-        if csv.name != chosen["file"]:
-            csv.unlink()
+    for data_file in raw_dir.glob("*.csv"):
+        if data_file.name != chosen["file"]:
+            data_file.unlink()
     package = Path(options["package_name"])
     (package / "tasks" / f"{chosen['task']}.py").rename(package / "task.py")
     shutil.rmtree(package / "tasks")
     if options["license"] == "Proprietary":
         Path("LICENSE").unlink()
     return raw_dir / chosen["file"]
+
+
+def write_schema(raw_file: Path) -> None:
+    """Write data/schema.yaml: the feature columns `prepare` will require, from the raw data's header."""
+    with open(raw_file, newline="", encoding="utf-8") as file:
+        header = next(csv.reader(file))
+    features = "".join(f"  - {json.dumps(column)}\n" for column in header if column != "target")
+    Path("data", "schema.yaml").write_text(
+        "# The feature columns `prepare` requires in the raw data, besides the target column `target`.\n"
+        "# Written when the project was generated; edit it when you change the data's columns on purpose.\n"
+        f"features:\n{features}",
+        encoding="utf-8",
+    )
 
 
 def run(*command: str, env: dict | None = None) -> None:
@@ -96,6 +110,7 @@ def init_tracking_store(options: dict) -> None:
 def main() -> None:
     options = json.loads(r"""{{ cookiecutter | tojson }}""")
     raw_file = prune(options)
+    write_schema(raw_file)
     init_tracking_store(options)
     init_repositories(options, raw_file)
     print(f"Created {Path.cwd()}\nNext: cd {options['project_slug']} && make setup && make repro")

@@ -59,9 +59,8 @@ def test_kill_9_mid_stage_then_repro_completes_cleanly(
         assert repro.poll() is None, f"repro ended before {stage} was caught:\n{repro.stdout.read()}"
         assert time.monotonic() < deadline
         time.sleep(0.02)
-    time.sleep(
-        {"train": 0.5, "evaluate": 3.5, "register": 0.3}[stage]
-    )  # into the stage's work (evaluate: its MLflow run)
+    # Kill well into the stage's work (for evaluate: once its MLflow run has started).
+    time.sleep({"train": 0.5, "evaluate": 3.5, "register": 0.3}[stage])
     os.killpg(repro.pid, signal.SIGKILL)
     repro.wait()
 

@@ -38,6 +38,9 @@ def test_project_params_are_valid() -> None:
         (lambda p: p["prepare"].update(test_size=1.5), "prepare.test_size must be less than 1, got 1.5"),
         (lambda p: p["train"].update(n_estimatorz=5), "train.n_estimatorz is not a known setting"),
         (lambda p: p.pop("evaluate"), "evaluate is missing"),
+        (lambda p: p["train"].update(max_depth=0), "train.max_depth must be greater than 0, got 0"),
+        (lambda p: p["prepare"].update(seed=1.5), "prepare.seed must be a valid integer, got 1.5"),
+        (lambda p: p["prepare"].update(test_size=0), "prepare.test_size must be greater than 0, got 0"),
         (
             lambda p: p["train"].update(model="svm"),
             "train.model must be 'random_forest' or 'gradient_boosting'",

@@ -134,6 +134,17 @@ def test_prepare_rejects_unusable_data(
     assert not (tmp_path / "out").exists()
 
 
+def test_prepare_requires_the_schema_columns(tiny_raw: Path, tmp_path: Path, params: Params) -> None:
+    frame = pd.read_csv(tiny_raw)
+    first_feature = next(column for column in frame.columns if column != TARGET)
+    frame.drop(columns=first_feature).to_csv(tiny_raw, index=False)
+    with pytest.raises(PipelineError, match=f"lacks columns {first_feature} that data/schema.yaml requires"):
+        prepare(tiny_raw, tmp_path / "out", params.prepare)
+    frame.assign(surprise=1.0).to_csv(tiny_raw, index=False)
+    with pytest.raises(PipelineError, match="has columns surprise that data/schema.yaml does not list"):
+        prepare(tiny_raw, tmp_path / "out", params.prepare)
+
+
 def test_prepare_rejects_an_empty_file(tmp_path: Path, params: Params) -> None:
     (tmp_path / "raw.csv").write_text("")
     with pytest.raises(PipelineError, match="is empty"):

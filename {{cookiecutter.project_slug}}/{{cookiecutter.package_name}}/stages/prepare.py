@@ -6,15 +6,29 @@ import argparse
 from pathlib import Path
 
 import pandas as pd
+import yaml
 
 from ..config import PrepareParams, load_params
 from ..errors import PipelineError, run_main
 from ..files import write_atomic
 from ..task import TARGET, stratify_by, target_problem
 
+SCHEMA_FILE = Path("data", "schema.yaml")
 
-def read_raw(path: Path) -> pd.DataFrame:
-    """Read the raw data and check it can be learned from: a target, numeric features, no gaps."""
+
+def required_features(schema_path: Path) -> list[str]:
+    """The feature columns the schema file lists."""
+    try:
+        schema = yaml.safe_load(schema_path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise PipelineError(f"{schema_path} not found: it lists the raw data's feature columns") from None
+    if not isinstance(schema, dict) or not isinstance(schema.get("features"), list):
+        raise PipelineError(f"{schema_path} must have a list `features:` of column names")
+    return [str(column) for column in schema["features"]]
+
+
+def read_raw(path: Path, schema_path: Path = SCHEMA_FILE) -> pd.DataFrame:
+    """Read the raw data and check it can be learned from: the schema's columns, numeric, no gaps."""
     if not path.exists():
         raise PipelineError(
             f"{path} not found: fetch it with `dvc pull`, or add your data with `dvc add {path}`"
@@ -26,6 +40,16 @@ def read_raw(path: Path) -> pd.DataFrame:
     if TARGET not in frame.columns:
         raise PipelineError(
             f"{path} has no column {TARGET!r} (the target); columns: {', '.join(frame.columns)}"
+        )
+    features = required_features(schema_path)
+    missing = [column for column in features if column not in frame.columns]
+    if missing:
+        raise PipelineError(f"{path} lacks columns {', '.join(missing)} that {schema_path} requires")
+    unexpected = [column for column in frame.columns if column not in (*features, TARGET)]
+    if unexpected:
+        raise PipelineError(
+            f"{path} has columns {', '.join(unexpected)} that {schema_path} does not list; "
+            "add them there to use them as features, or drop them"
         )
     if len(frame) == 0:
         raise PipelineError(f"{path} has a header but no rows")
@@ -58,9 +82,11 @@ def split(frame: pd.DataFrame, params: PrepareParams) -> tuple[pd.DataFrame, pd.
         ) from None
 
 
-def prepare(raw_path: Path, out_dir: Path, params: PrepareParams) -> tuple[int, int]:
+def prepare(
+    raw_path: Path, out_dir: Path, params: PrepareParams, schema_path: Path = SCHEMA_FILE
+) -> tuple[int, int]:
     """Write `train.parquet` and `test.parquet` to `out_dir`; return their row counts."""
-    train, test = split(read_raw(raw_path), params)
+    train, test = split(read_raw(raw_path, schema_path), params)
     for name, part in (("train", train), ("test", test)):
         write_atomic(out_dir / f"{name}.parquet", lambda path, part=part: part.to_parquet(path, index=False))
     return len(train), len(test)
@@ -69,10 +95,11 @@ def prepare(raw_path: Path, out_dir: Path, params: PrepareParams) -> tuple[int, 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--raw", type=Path, required=True, help="raw CSV file")
+    parser.add_argument("--schema", type=Path, required=True, help="the feature columns required (YAML)")
     parser.add_argument("--out", type=Path, required=True, help="folder for train.parquet and test.parquet")
     args = parser.parse_args()
     params = load_params().prepare
-    n_train, n_test = prepare(args.raw, args.out, params)
+    n_train, n_test = prepare(args.raw, args.out, params, args.schema)
     print(f"prepare: {n_train} train rows, {n_test} test rows -> {args.out}")
 
 
