@@ -14,7 +14,7 @@ import pytest
 
 from {{ cookiecutter.package_name }} import tracking
 from {{ cookiecutter.package_name }}.config import Params
-from {{ cookiecutter.package_name }}.errors import PipelineError
+from {{ cookiecutter.package_name }}.errors import PipelineError, run_main
 from {{ cookiecutter.package_name }}.files import write_atomic
 from {{ cookiecutter.package_name }}.promote import promote
 from {{ cookiecutter.package_name }}.stages.evaluate import evaluate, track
@@ -175,3 +175,13 @@ def test_a_failed_write_leaves_the_previous_output_intact(tmp_path: Path) -> Non
         write_atomic(output, crash)
     assert output.read_text() == "previous model"
     assert list(tmp_path.iterdir()) == [output]  # no temporary file left behind
+
+
+def test_a_system_error_is_reported_in_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    def disk_full() -> None:
+        raise OSError(28, "No space left on device", "models/model.joblib")
+
+    with pytest.raises(SystemExit) as exit_info:
+        run_main(disk_full)
+    assert exit_info.value.code == 1
+    assert capsys.readouterr().err == "error: [Errno 28] No space left on device: 'models/model.joblib'\n"

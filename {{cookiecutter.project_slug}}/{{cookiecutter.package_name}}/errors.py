@@ -11,9 +11,11 @@ class PipelineError(Exception):
 
 
 def run_main(main: Callable[[], None]) -> None:
-    """Run a command's `main`, turning a PipelineError into `error: ...` and exit status 1."""
+    """Run a command's `main`; report a PipelineError or a system error (disk full, permission
+    denied) as one `error: ...` line and exit with status 1. Outputs are written atomically, so
+    the previous ones are still intact."""
     try:
         main()
-    except PipelineError as error:
+    except (PipelineError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)
         sys.exit(1)
