@@ -158,7 +158,7 @@ def test_runs_of_killed_processes_are_ended_before_a_new_run(mlflow_store: str) 
     host = socket.gethostname()
     abandoned = tracking.client().create_run(experiment_id, tags={"host": host, "pid": str(gone.pid)})
     alive = tracking.client().create_run(experiment_id, tags={"host": host, "pid": str(os.getpid())})
-    tracking.end_abandoned_runs()
+    tracking.end_abandoned_runs(experiment_id)
     assert tracking.client().get_run(abandoned.info.run_id).info.status == "KILLED"
     assert tracking.client().get_run(alive.info.run_id).info.status == "RUNNING"
 

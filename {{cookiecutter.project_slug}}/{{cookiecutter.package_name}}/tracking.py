@@ -94,21 +94,18 @@ def create_experiment(name: str, local: bool) -> str:
 
 
 @contextmanager
-def start_run() -> Iterator[ActiveRun]:
+def start_run(experiment_id: str) -> Iterator[ActiveRun]:
     """Start a run tagged with its lineage and its process, after ending runs of killed processes."""
     import mlflow
 
-    end_abandoned_runs()
+    end_abandoned_runs(experiment_id)
     process = {"host": socket.gethostname(), "pid": str(os.getpid())}
-    with mlflow.start_run(tags={**lineage_tags(), **process}) as run:
+    with mlflow.start_run(experiment_id=experiment_id, tags={**lineage_tags(), **process}) as run:
         yield run
 
 
-def end_abandoned_runs() -> None:
+def end_abandoned_runs(experiment_id: str) -> None:
     """Mark KILLED the runs left RUNNING by a process of this host that no longer exists (kill -9)."""
-    import mlflow
-
-    experiment_id = mlflow.get_experiment_by_name(project_settings()["mlflow_experiment"]).experiment_id
     running = f"attributes.status = 'RUNNING' and tags.host = '{socket.gethostname()}'"
     for run in client().search_runs([experiment_id], filter_string=running):
         pid = int(run.data.tags.get("pid", "0"))

@@ -69,7 +69,7 @@ def track(
     import mlflow
 
     experiment_id = tracking.connect()
-    with tracking.start_run() as run:
+    with tracking.start_run(experiment_id) as run:
         mlflow.log_params(params.flat("prepare", "train", "evaluate"))
         tracking.log_data_source(raw_path)
         model_uri = tracking.log_model(model, features)
