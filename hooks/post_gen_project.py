@@ -17,7 +17,7 @@ from pathlib import Path
 
 
 def prune(options: dict) -> Path:
-    """Keep only the chosen data set, task module and license; return the raw data file."""
+    """Keep only the chosen data set, task module, license and team stack; return the raw data file."""
     chosen = options["_datasets"][options["dataset"]]
     raw_dir = Path("data", "raw")
     for data_file in raw_dir.glob("*.csv"):
@@ -28,6 +28,9 @@ def prune(options: dict) -> Path:
     shutil.rmtree(package / "tasks")
     if options["license"] == "Proprietary":
         Path("LICENSE").unlink()
+    if options["team_stack"] != "yes":
+        Path("docker-compose.yml").unlink()
+        shutil.rmtree("docker")
     return raw_dir / chosen["file"]
 
 
@@ -75,6 +78,8 @@ def init_repositories(options: dict, raw_file: Path) -> None:
     run(*dvc, "add", "--quiet", str(raw_file))
     if options["dvc_remote_url"]:
         run(*dvc, "remote", "add", "--default", "storage", options["dvc_remote_url"])
+    if options["s3_endpoint_url"]:
+        run(*dvc, "remote", "modify", "storage", "endpointurl", options["s3_endpoint_url"])
     if git:
         run(git, "add", "--all")
         run(

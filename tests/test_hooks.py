@@ -22,6 +22,9 @@ DEFAULTS = {
     "project_slug": "wine-quality",
     "package_name": "wine_quality",
     "registered_model_name": "wine-quality",
+    "mlflow_tracking_uri": "",
+    "dvc_remote_url": "",
+    "s3_endpoint_url": "",
 }
 
 BAD_OPTIONS = [
@@ -44,6 +47,9 @@ BAD_OPTIONS = [
     ("dvc_remote_url", "gs://bucket/path"),
     ("dvc_remote_url", "relative/dir"),
     ("dvc_remote_url", "s3://A_Bucket"),
+    ("s3_endpoint_url", "minio:9000"),
+    ("s3_endpoint_url", "http://127.0.0.1:9000"),  # with no s3:// remote
+    ("team_stack", "maybe"),
 ]
 
 

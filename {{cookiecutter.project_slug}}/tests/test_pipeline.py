@@ -18,13 +18,14 @@ SKIP = shutil.ignore_patterns(".venv", "mlflow.db", "mlartifacts", "mlruns", ".p
 
 @pytest.fixture
 def project_copy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A copy of the project (with its git and DVC state) and no MLflow store yet."""
+    """A copy of the project (with its git and DVC state) logging to a new SQLite store in the copy,
+    also when the project is configured for a team tracking server."""
     if not (PROJECT_ROOT / ".dvc").is_dir():
         pytest.skip("not a DVC project yet: run `dvc init` first")
     copy = tmp_path / PROJECT_ROOT.name
     shutil.copytree(PROJECT_ROOT, copy, ignore=SKIP, symlinks=True)
     monkeypatch.chdir(copy)
-    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{copy / 'mlflow.db'}")
     return copy
 
 

@@ -18,12 +18,18 @@ import logging
 import os
 import socket
 import subprocess
+import sys
 import tomllib
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
-from importlib.metadata import version
+from importlib.metadata import distributions, version
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlparse
+
+from .errors import PipelineError
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -34,6 +40,7 @@ PACKAGE = __package__.split(".")[0]  # this package, also under `python -m`
 MODEL_ARTIFACT = "model"
 # Fail within seconds when a tracking server is down, instead of MLflow's default ~4 minutes of retries.
 HTTP_DEFAULTS = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2", "MLFLOW_HTTP_REQUEST_TIMEOUT": "15"}
+SERVER_CHECK_SECONDS = 5
 
 
 def project_root() -> Path:
@@ -57,14 +64,24 @@ def tracking_uri() -> str:
 
 
 def connect() -> str:
-    """Point MLflow at the store and experiment, creating them if needed; return the experiment id."""
+    """Point MLflow at the store and experiment, creating them if needed; return the experiment id.
+
+    A tracking server that does not answer within seconds is a PipelineError naming its URI.
+    """
+    uri = tracking_uri()
+    if urlparse(uri).scheme in ("http", "https"):
+        problem = server_problem(uri)
+        if problem:
+            raise PipelineError(
+                f"MLflow tracking server {uri} {problem}. Start it (or fix MLFLOW_TRACKING_URI / "
+                f"mlflow_tracking_uri in pyproject.toml), then rerun; `make doctor` checks the setup"
+            )
     for variable, value in HTTP_DEFAULTS.items():
         os.environ.setdefault(variable, value)
     logging.getLogger("mlflow.store.db.utils").setLevel(logging.WARNING)  # migration chatter
     logging.getLogger("alembic").setLevel(logging.WARNING)
     import mlflow
 
-    uri = tracking_uri()
     mlflow.set_tracking_uri(uri)
     name = project_settings()["mlflow_experiment"]
     experiment = mlflow.get_experiment_by_name(name)
@@ -74,6 +91,21 @@ def connect() -> str:
         experiment_id = create_experiment(name, local=uri.startswith("sqlite:"))
     mlflow.set_experiment(experiment_id=experiment_id)
     return experiment_id
+
+
+def server_problem(uri: str) -> str | None:
+    """Why the tracking server at `uri` can't be used, asked with a few seconds' timeout; None if it answers."""
+    request = urllib.request.Request(f"{uri.rstrip('/')}/api/2.0/mlflow/experiments/search?max_results=1")
+    try:
+        with urllib.request.urlopen(request, timeout=SERVER_CHECK_SECONDS):
+            return None
+    except urllib.error.HTTPError as error:
+        if error.code in (401, 403):
+            return None  # it answers; MLflow's own call reports the authentication problem
+        return f"answers with HTTP {error.code} {error.reason}"
+    except (urllib.error.URLError, OSError) as error:
+        reason = getattr(error, "reason", error)
+        return f"is not reachable ({reason})"
 
 
 def create_experiment(name: str, local: bool) -> str:
@@ -166,6 +198,15 @@ def log_data_source(path: Path) -> str:
     mlflow.log_input(dataset, context="training")
     mlflow.set_tags({"dvc_data_path": str(path), "dvc_data_md5": md5})
     return md5
+
+
+def log_environment() -> None:
+    """Record the Python version and every installed package of the active run's environment."""
+    import mlflow
+
+    installed = sorted(f"{dist.metadata['Name']}=={dist.version}" for dist in distributions())
+    mlflow.log_text("\n".join(installed) + "\n", "environment/installed-packages.txt")
+    mlflow.set_tag("python_version", sys.version.split()[0])
 
 
 def log_model(model: Any, example: pd.DataFrame) -> str:

@@ -65,13 +65,14 @@ def track(
     metrics: dict[str, float],
     images_dir: Path,
 ) -> dict[str, str]:
-    """Log one MLflow run with params, data hash, model, metrics and plots; return its ids."""
+    """Log one MLflow run: params, data hash, environment, model, metrics and plots; return its ids."""
     import mlflow
 
     experiment_id = tracking.connect()
     with tracking.start_run(experiment_id) as run:
         mlflow.log_params(params.flat("prepare", "train", "evaluate"))
         tracking.log_data_source(raw_path)
+        tracking.log_environment()
         model_uri = tracking.log_model(model, features)
         mlflow.log_metrics(metrics)
         mlflow.log_artifacts(str(images_dir), artifact_path="plots")

@@ -1,0 +1,210 @@
+"""A real team stack on 127.0.0.1 for the tests: PostgreSQL, an S3-compatible server, MLflow server.
+
+The same three services as the generated docker-compose.yml (PostgreSQL for MLflow's metadata,
+S3 for artifacts and DVC data, an MLflow tracking server that proxies artifacts), started as
+plain processes: PostgreSQL from Debian's package (initdb + pg_ctl, as the `postgres` user when
+we are root), moto's S3 server instead of MinIO (not installable here), and `mlflow server`.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ARTIFACT_BUCKET = "mlflow-artifacts"
+DVC_BUCKET = "dvc-remote"
+# moto accepts any key; these stand for the team's real ones, which come from the environment.
+AWS_ENV = {
+    "AWS_ACCESS_KEY_ID": "team-key",
+    "AWS_SECRET_ACCESS_KEY": "team-secret",
+    "AWS_DEFAULT_REGION": "us-east-1",
+}
+
+
+def postgres_bin() -> Path | None:
+    """The folder of Debian's PostgreSQL server binaries (initdb, pg_ctl), or None."""
+    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb")) or [shutil.which("initdb") or ""]
+    return Path(found[-1]).parent if found[-1] else None
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_until(
+    check, what: str, timeout: float, process: subprocess.Popen | None = None, log: Path | None = None
+):
+    """Call `check` until it returns true; fail with the service's log after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            break
+        try:
+            if check():
+                return
+        except (OSError, urllib.error.URLError):
+            pass
+        time.sleep(0.3)
+    tail = log.read_text()[-3000:] if log and log.exists() else ""
+    raise RuntimeError(f"{what} did not come up within {timeout} s\n{tail}")
+
+
+def http_ok(url: str, data: bytes | None = None) -> bool:
+    request = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=3) as response:
+        return response.status == 200
+
+
+@dataclass
+class TeamStack:
+    """The running services and how to reach them."""
+
+    root: Path
+    pg_port: int = field(default_factory=free_port)
+    s3_port: int = field(default_factory=free_port)
+    mlflow_port: int = field(default_factory=free_port)
+    pg_password: str = field(default_factory=lambda: secrets.token_hex(8))
+    processes: list[subprocess.Popen] = field(default_factory=list)
+    pg_data: Path | None = None
+
+    @property
+    def s3_endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.s3_port}"
+
+    @property
+    def tracking_uri(self) -> str:
+        return f"http://127.0.0.1:{self.mlflow_port}"
+
+    @property
+    def backend_uri(self) -> str:
+        # SQLAlchemy 2.1 needs the driver named in the URI.
+        return f"postgresql+psycopg2://mlflow:{self.pg_password}@127.0.0.1:{self.pg_port}/mlflow"
+
+    def client_env(self) -> dict[str, str]:
+        """Environment of a team member: their S3 keys (the tracking URI is in the project's settings)."""
+        env = {**os.environ, **AWS_ENV}
+        env.pop("MLFLOW_TRACKING_URI", None)
+        return env
+
+    # --- PostgreSQL ------------------------------------------------------------------------
+    def as_postgres_user(self, command: list[str]) -> list[str]:
+        return ["runuser", "-u", "postgres", "--", *command] if os.geteuid() == 0 else command
+
+    def start_postgres(self, bin_dir: Path) -> None:
+        # A folder the postgres user owns, outside root's private pytest temp folders.
+        self.pg_data = Path(tempfile.mkdtemp(prefix="team-pg-"))
+        password_file = self.pg_data / "pw"
+        password_file.write_text(self.pg_password)
+        if os.geteuid() == 0:
+            shutil.chown(self.pg_data, "postgres", "postgres")
+            shutil.chown(password_file, "postgres", "postgres")
+        cluster = self.pg_data / "cluster"
+        initdb = [str(bin_dir / "initdb"), "-D", str(cluster), "-U", "mlflow", "--auth=scram-sha-256"]
+        subprocess.run(
+            self.as_postgres_user([*initdb, f"--pwfile={password_file}"]), check=True, capture_output=True
+        )
+        options = f"-c listen_addresses=127.0.0.1 -p {self.pg_port} -k {self.pg_data}"
+        log = self.pg_data / "postgres.log"
+        pg_ctl = [str(bin_dir / "pg_ctl"), "-D", str(cluster), "-o", options, "-l", str(log), "-w", "start"]
+        subprocess.run(self.as_postgres_user(pg_ctl), check=True, capture_output=True)
+        env = {**os.environ, "PGPASSWORD": self.pg_password}
+        createdb = [
+            str(bin_dir / "createdb"),
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(self.pg_port),
+            "-U",
+            "mlflow",
+            "mlflow",
+        ]
+        subprocess.run(createdb, check=True, capture_output=True, env=env)
+
+    def stop_postgres(self, bin_dir: Path) -> None:
+        if self.pg_data and (self.pg_data / "cluster" / "postmaster.pid").exists():
+            stop = [str(bin_dir / "pg_ctl"), "-D", str(self.pg_data / "cluster"), "-m", "fast", "-w", "stop"]
+            subprocess.run(self.as_postgres_user(stop), capture_output=True)
+        if self.pg_data:
+            shutil.rmtree(self.pg_data, ignore_errors=True)
+
+    # --- S3 and MLflow ---------------------------------------------------------------------
+    def spawn(self, name: str, command: list[str], env: dict[str, str]) -> tuple[subprocess.Popen, Path]:
+        log = self.root / f"{name}.log"
+        with open(log, "w") as output:  # the child keeps its own copy of the descriptor
+            process = subprocess.Popen(
+                command, stdout=output, stderr=subprocess.STDOUT, env=env, start_new_session=True
+            )
+        self.processes.append(process)
+        return process, log
+
+    def start_s3(self, port: int | None = None, extra_env: dict[str, str] | None = None) -> subprocess.Popen:
+        """moto's S3 server on 127.0.0.1 (a second one with `extra_env` for fault tests)."""
+        port = port or self.s3_port
+        command = [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)]
+        process, log = self.spawn(f"s3-{port}", command, {**os.environ, **(extra_env or {})})
+        wait_until(lambda: http_ok(f"http://127.0.0.1:{port}/moto-api/"), "S3 server", 30, process, log)
+        return process
+
+    def create_buckets(self) -> None:
+        import boto3
+
+        s3 = boto3.client("s3", endpoint_url=self.s3_endpoint, **aws_kwargs())
+        for bucket in (ARTIFACT_BUCKET, DVC_BUCKET):
+            s3.create_bucket(Bucket=bucket)
+
+    def start_mlflow(self, port: int | None = None) -> subprocess.Popen:
+        """`mlflow server` on PostgreSQL with proxied S3 artifacts; ready when its API answers."""
+        port = port or self.mlflow_port
+        command = [
+            sys.executable, "-m", "mlflow", "server",
+            "--backend-store-uri", self.backend_uri,
+            "--artifacts-destination", f"s3://{ARTIFACT_BUCKET}",
+            "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
+        ]  # fmt: skip
+        env = {**os.environ, **AWS_ENV, "MLFLOW_S3_ENDPOINT_URL": self.s3_endpoint}
+        env.pop("MLFLOW_TRACKING_URI", None)
+        process, log = self.spawn(f"mlflow-{port}", command, env)
+        # /health says OK even when the database is down: wait on a call that reads it.
+        search = f"http://127.0.0.1:{port}/api/2.0/mlflow/experiments/search"
+        wait_until(lambda: http_ok(search, b'{"max_results": 1}'), "MLflow server", 90, process, log)
+        return process
+
+    def stop(self, process: subprocess.Popen) -> None:
+        """Stop a service and its children (the MLflow server forks workers)."""
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+
+    def objects(self, bucket: str) -> list[str]:
+        """Keys in a bucket of the S3 server."""
+        import boto3
+
+        s3 = boto3.client("s3", endpoint_url=self.s3_endpoint, **aws_kwargs())
+        pages = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket)
+        return [item["Key"] for page in pages for item in page.get("Contents", [])]
+
+
+def aws_kwargs() -> dict[str, str]:
+    return {
+        "aws_access_key_id": AWS_ENV["AWS_ACCESS_KEY_ID"],
+        "aws_secret_access_key": AWS_ENV["AWS_SECRET_ACCESS_KEY"],
+        "region_name": AWS_ENV["AWS_DEFAULT_REGION"],
+    }

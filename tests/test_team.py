@@ -1,0 +1,307 @@
+"""Team mode against real servers: PostgreSQL + S3 + `mlflow server`, started here on 127.0.0.1.
+
+A project generated with `team_stack=yes` and the stack's addresses logs its runs and models to
+the tracking server (artifacts land in the S3 bucket), pushes its data to the S3 DVC remote, and a
+fresh clone pulls and reproduces it byte for byte. Faults (server down, bad S3 credentials,
+missing bucket, S3 down) fail fast with a message naming what is wrong, and lose nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+import yaml
+from conftest import TEMPLATE, bake, run
+from team_stack import ARTIFACT_BUCKET, AWS_ENV, DVC_BUCKET, TeamStack, free_port, postgres_bin
+
+pytestmark = pytest.mark.xdist_group("team")
+MODEL = "team-wine"
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory):
+    bin_dir = postgres_bin()
+    if bin_dir is None:
+        message = "PostgreSQL server binaries are not installed (Debian: apt-get install postgresql)"
+        if os.environ.get("CI"):
+            pytest.fail(f"{message}; .ci/run installs them")
+        pytest.skip(message)
+    team = TeamStack(tmp_path_factory.mktemp("stack"))
+    try:
+        team.start_postgres(bin_dir)
+        team.start_s3()
+        team.create_buckets()
+        team.start_mlflow()
+        yield team
+    finally:
+        for process in reversed(team.processes):
+            team.stop(process)
+        team.stop_postgres(bin_dir)
+
+
+def bake_team(stack: TeamStack, out: Path, slug: str, tracking_uri: str | None = None) -> Path:
+    """A project generated for the team stack: tracking server, S3 remote and its endpoint."""
+    return bake(
+        out,
+        project_name=slug,
+        team_stack="yes",
+        mlflow_tracking_uri=tracking_uri or stack.tracking_uri,
+        dvc_remote_url=f"s3://{DVC_BUCKET}/{slug}",
+        s3_endpoint_url=stack.s3_endpoint,
+    )
+
+
+def client(uri: str):
+    from mlflow import MlflowClient
+
+    return MlflowClient(tracking_uri=uri, registry_uri=uri)
+
+
+def dvc(project: Path, stack: TeamStack, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    return run([sys.executable, "-m", "dvc", *args], project, check=check, env=stack.client_env())
+
+
+def lock_hashes(project: Path) -> dict[str, str]:
+    """path -> md5 of the outputs dvc.lock records for prepare, train and evaluate (but the run id)."""
+    lock = yaml.safe_load((project / "dvc.lock").read_text())["stages"]
+    outs = [out for name in ("prepare", "train", "evaluate") for out in lock[name]["outs"]]
+    return {out["path"]: out["md5"] for out in outs if not out["path"].endswith("mlflow_run.json")}
+
+
+def cache_files(project: Path) -> dict[str, str]:
+    """Relative path -> sha256 of every file in the project's DVC cache."""
+    cache = project / ".dvc" / "cache"
+    return {
+        str(p.relative_to(cache)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in cache.rglob("*")
+        if p.is_file()
+    }
+
+
+@pytest.fixture(scope="module")
+def team_project(stack: TeamStack, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A team-mode project after `dvc repro`, committed and pushed with `make push`."""
+    project = bake_team(stack, tmp_path_factory.mktemp("team"), MODEL)
+    dvc(project, stack, "repro")
+    run(["git", "add", "--all"], project)
+    run(["git", "-c", "user.name=t", "-c", "user.email=t@example.invalid", "commit", "-qm", "repro"], project)
+    run(["make", "push"], project, env=stack.client_env())
+    return project
+
+
+def test_repro_logs_run_model_and_alias_to_the_tracking_server(
+    stack: TeamStack, team_project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import mlflow.sklearn
+    import pandas as pd
+
+    run_id = yaml.safe_load((team_project / "reports" / "mlflow_run.json").read_text())["mlflow_run_id"]
+    server = client(stack.tracking_uri)
+    logged = server.get_run(run_id)
+    assert logged.info.status == "FINISHED"
+    head = run(["git", "rev-parse", "HEAD~1"], team_project).stdout.strip()  # the commit it ran on
+    assert logged.data.tags["git_commit"] == head
+    raw_md5 = yaml.safe_load((team_project / "data" / "raw" / "wine.csv.dvc").read_text())
+    assert logged.data.tags["dvc_data_md5"] == raw_md5["outs"][0]["md5"]
+    assert logged.data.tags["python_version"] == ".".join(map(str, sys.version_info[:3]))
+    assert server.get_model_version_by_alias(MODEL, "staging").run_id == run_id
+    assert not (team_project / "mlflow.db").exists(), "team mode must not create a local store"
+
+    keys = stack.objects(ARTIFACT_BUCKET)
+    assert any(key.endswith("/MLmodel") for key in keys), keys
+    assert any(key.endswith("environment/installed-packages.txt") and run_id in key for key in keys)
+    installed = server.download_artifacts(
+        run_id, "environment/installed-packages.txt", str(team_project.parent)
+    )
+    assert f"mlflow=={mlflow.__version__}" in Path(installed).read_text().splitlines()
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", stack.tracking_uri)  # undone after the test
+    model = mlflow.sklearn.load_model(f"models:/{MODEL}@staging")
+    test = pd.read_parquet(team_project / "data" / "prepared" / "test.parquet")
+    assert len(model.predict(test.drop(columns="target"))) == len(test)
+
+
+def test_fresh_clone_pulls_and_reproduces_byte_identical(
+    stack: TeamStack, team_project: Path, tmp_path: Path
+) -> None:
+    assert stack.objects(DVC_BUCKET), "make push uploaded nothing"
+    clone = tmp_path / "clone"
+    run(["git", "clone", "--quiet", str(team_project), str(clone)], tmp_path)
+    dvc(clone, stack, "pull")
+    assert "up to date" in dvc(clone, stack, "status").stdout
+    repro = dvc(clone, stack, "repro").stdout
+    assert "Running stage" not in repro and "up to date" in repro
+
+    dvc(clone, stack, "repro", "--force")
+    assert lock_hashes(clone) == lock_hashes(team_project)
+    # the clone's run is a second version of the same model on the same server
+    assert server_versions(stack, MODEL) == ["1", "2"]
+
+
+def server_versions(stack: TeamStack, name: str) -> list[str]:
+    return sorted(v.version for v in client(stack.tracking_uri).search_model_versions(f"name = '{name}'"))
+
+
+def test_no_secret_reaches_a_committed_file_or_the_server(stack: TeamStack, team_project: Path) -> None:
+    secret = AWS_ENV["AWS_SECRET_ACCESS_KEY"]
+    tracked = run(["git", "grep", "-l", secret], team_project, check=False)
+    assert tracked.stdout == "", f"secret in committed files: {tracked.stdout}"
+    run_id = yaml.safe_load((team_project / "reports" / "mlflow_run.json").read_text())["mlflow_run_id"]
+    data = client(stack.tracking_uri).get_run(run_id).data
+    assert secret not in str(data.params) + str(data.tags)
+
+
+def test_tracking_server_down_fails_fast_records_nothing_then_recovers(
+    stack: TeamStack, tmp_path: Path
+) -> None:
+    port = free_port()
+    uri = f"http://127.0.0.1:{port}"
+    project = bake_team(stack, tmp_path, "server-down", tracking_uri=uri)
+    # MLflow alone would retry for minutes; the timeout only keeps a regression from hanging CI.
+    failed = subprocess.run(
+        [sys.executable, "-m", "dvc", "repro"],
+        cwd=project, capture_output=True, text=True, env=stack.client_env(), timeout=120,
+    )  # fmt: skip
+    assert failed.returncode != 0
+    assert f"MLflow tracking server {uri} is not reachable" in failed.stdout + failed.stderr
+    lock = yaml.safe_load((project / "dvc.lock").read_text())["stages"]
+    assert "evaluate" not in lock and "register" not in lock
+    assert "evaluate" in dvc(project, stack, "status").stdout
+    assert server_versions(stack, "server-down") == []
+
+    restarted = stack.start_mlflow(port)  # the same database and bucket, back on the same address
+    try:
+        dvc(project, stack, "repro")
+        runs = client(uri).search_runs([client(uri).get_experiment_by_name("server-down").experiment_id])
+        assert [r.info.status for r in runs] == ["FINISHED"]
+        assert server_versions(stack, "server-down") == ["1"]
+    finally:
+        stack.stop(restarted)
+
+
+@pytest.mark.parametrize("fault", ["bad-credentials", "missing-bucket", "s3-down"])
+def test_push_fault_is_explained_and_loses_nothing(stack: TeamStack, tmp_path: Path, fault: str) -> None:
+    project = bake_team(stack, tmp_path, f"push-{fault}")
+    port = free_port()
+    if fault == "bad-credentials":  # an S3 server that checks keys and knows none of ours
+        stack.start_s3(port, extra_env={"INITIAL_NO_AUTH_ACTION_COUNT": "0"})
+        dvc(
+            project,
+            stack,
+            "remote",
+            "modify",
+            "--local",
+            "storage",
+            "endpointurl",
+            f"http://127.0.0.1:{port}",
+        )
+        expected = "refused the credentials"
+    elif fault == "missing-bucket":
+        dvc(project, stack, "remote", "modify", "--local", "storage", "url", "s3://no-such-bucket/data")
+        expected = "bucket 'no-such-bucket' does not exist"
+    else:
+        dvc(
+            project,
+            stack,
+            "remote",
+            "modify",
+            "--local",
+            "storage",
+            "endpointurl",
+            f"http://127.0.0.1:{port}",
+        )
+        expected = "is not reachable"
+    before = cache_files(project)
+    raw = project / "data" / "raw" / "wine.csv"
+    raw_before = raw.read_bytes()
+
+    pushed = run(["make", "push"], project, check=False, env=stack.client_env())
+    output = pushed.stdout + pushed.stderr
+    assert pushed.returncode != 0
+    assert "problem: DVC remote 'storage'" in output and expected in output, output
+    if fault == "bad-credentials":
+        assert "AWS_ACCESS_KEY_ID" in output and AWS_ENV["AWS_SECRET_ACCESS_KEY"] not in output
+    assert cache_files(project) == before
+    assert raw.read_bytes() == raw_before
+
+
+def test_doctor_passes_on_a_working_team_setup(stack: TeamStack, team_project: Path) -> None:
+    doctor = run([sys.executable, "-m", "team_wine.doctor"], team_project, env=stack.client_env())
+    lines = doctor.stdout.splitlines()
+    assert all(line.startswith("ok: ") for line in lines), doctor.stdout
+    assert any(stack.tracking_uri in line and "accepts writes" in line for line in lines)
+    assert any("DVC remote 'storage'" in line and "AWS_ACCESS_KEY_ID" in line for line in lines)
+
+
+def test_doctor_names_a_damaged_local_store(tmp_path: Path) -> None:
+    project = bake(tmp_path, project_name="damaged")
+    store = project / "mlflow.db"
+    with open(store, "r+b") as file:
+        file.write(b"\0" * 100)  # the SQLite header is gone
+    doctor = run([sys.executable, "-m", "damaged.doctor"], project, check=False)
+    assert doctor.returncode == 1
+    assert f"problem: MLflow store {store} is damaged" in doctor.stdout
+
+
+def test_compose_file_matches_the_stack_the_tests_run(tmp_path: Path) -> None:
+    project = bake(tmp_path, project_name="composed", team_stack="yes")
+    compose = yaml.safe_load((project / "docker-compose.yml").read_text())
+    services = compose["services"]
+    assert set(services) == {"postgres", "minio", "buckets", "mlflow"}
+    for service in services.values():
+        assert all(str(port).startswith("127.0.0.1:") for port in service.get("ports", []))
+    command = services["mlflow"]["command"]
+    assert (
+        "--backend-store-uri postgresql+psycopg2://" in command
+        and "--artifacts-destination s3://mlflow" in command
+    )
+    text = (project / "docker-compose.yml").read_text()
+    assert "PASSWORD: ${" in text and "AWS_SECRET_ACCESS_KEY: ${" in text  # secrets only from .env
+
+    pins = dict(
+        line.split("==") for line in (TEMPLATE / "requirements.txt").read_text().splitlines() if "==" in line
+    )
+    pins |= dict(
+        line.split("==") for line in (project / "requirements.lock").read_text().splitlines() if "==" in line
+    )
+    dockerfile = (project / "docker" / "mlflow.Dockerfile").read_text()
+    assert f"ghcr.io/mlflow/mlflow:v{pins['mlflow']}" in dockerfile
+    assert (
+        f"psycopg2-binary=={pins['psycopg2-binary']}" in dockerfile
+        and f"boto3=={pins['boto3']}" in dockerfile
+    )
+
+    pyproject = tomllib.loads((project / "pyproject.toml").read_text())
+    assert pyproject["tool"]["composed"]["mlflow_tracking_uri"] == "http://127.0.0.1:5000"
+    assert "endpointurl = http://127.0.0.1:9000" in (project / ".dvc" / "config").read_text()
+    assert ".env" in (project / ".gitignore").read_text()
+    env = {**os.environ, "POSTGRES_PASSWORD": "p", "AWS_ACCESS_KEY_ID": "k", "AWS_SECRET_ACCESS_KEY": "s"}
+    compose_cli = compose_command()
+    if compose_cli:
+        run([*compose_cli, "config", "--quiet"], project, env=env)
+    # and the project's own checks pass in team mode (its pipeline test uses a store of its own)
+    run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"], project)
+    run([sys.executable, "-m", "ruff", "check", "."], project)
+
+
+def compose_command() -> list[str] | None:
+    """`docker compose` or `docker-compose`, whichever validates files here (neither needs an engine)."""
+    if (
+        shutil.which("docker")
+        and subprocess.run(["docker", "compose", "version"], capture_output=True).returncode == 0
+    ):
+        return ["docker", "compose"]
+    return ["docker-compose"] if shutil.which("docker-compose") else None
+
+
+def test_without_team_stack_there_is_no_compose_file(tmp_path: Path) -> None:
+    project = bake(tmp_path, project_name="solo")
+    assert not (project / "docker-compose.yml").exists() and not (project / "docker").exists()
+    assert "stack-env" not in (project / "Makefile").read_text()

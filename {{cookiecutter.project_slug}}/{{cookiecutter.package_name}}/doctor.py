@@ -1,0 +1,190 @@
+"""Check the setup the pipeline depends on, one line per check: `python -m <package>.doctor`.
+
+- the MLflow tracking store: a server answers within seconds and accepts a write; a SQLite file
+  passes `PRAGMA integrity_check`;
+- the DVC remote: reachable, its bucket exists, the credentials in use are accepted (and which
+  credential settings are in use, never their values);
+- git and DVC: a repository with a commit, the raw data present in the workspace.
+
+Each line starts with `ok:` or `problem:`; a problem says what is wrong and how to fix it.
+Exit status 1 when there is a problem. `--remote` checks only the DVC remote (`make push` uses it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sqlite3
+import sys
+import time
+from pathlib import Path
+
+from . import tracking
+
+CREDENTIAL_VARIABLES = (
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_PROFILE",
+    "AWS_SHARED_CREDENTIALS_FILE",
+)
+CREDENTIAL_OPTIONS = ("access_key_id", "secret_access_key", "session_token", "profile", "credentialpath")
+
+
+class Report:
+    """Collects the checks' outcomes and prints each as it comes."""
+
+    def __init__(self) -> None:
+        self.problems = 0
+
+    def ok(self, message: str) -> None:
+        print(f"ok: {message}")
+
+    def problem(self, message: str, fix: str) -> None:
+        self.problems += 1
+        print(f"problem: {message}. Fix: {fix}")
+
+
+def check_tracking(report: Report) -> None:
+    """The tracking store answers and takes writes (server), or is an intact SQLite file."""
+    uri = tracking.tracking_uri()
+    if uri.startswith("sqlite:///"):
+        check_sqlite_store(report, Path(uri.removeprefix("sqlite:///")))
+        return
+    unreachable = tracking.server_problem(uri)
+    if unreachable:
+        report.problem(
+            f"MLflow tracking server {uri} {unreachable}",
+            "start the server, or correct MLFLOW_TRACKING_URI / mlflow_tracking_uri in pyproject.toml",
+        )
+        return
+    try:
+        experiment_id = tracking.connect()
+        tracking.client().set_experiment_tag(experiment_id, "doctor.checked_at", str(int(time.time())))
+    except Exception as error:  # noqa: BLE001 - MLflow raises many types; report any in one line
+        first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        report.problem(
+            f"MLflow tracking server {uri} does not accept writes: {first_line}",
+            "check MLFLOW_TRACKING_USERNAME/MLFLOW_TRACKING_PASSWORD or MLFLOW_TRACKING_TOKEN",
+        )
+        return
+    report.ok(f"MLflow tracking server {uri} answers and accepts writes (experiment {experiment_id})")
+
+
+def check_sqlite_store(report: Report, path: Path) -> None:
+    """The local SQLite store exists, is writable and passes SQLite's integrity check."""
+    if not path.exists():
+        report.problem(f"MLflow store {path} does not exist", f"run `python -m {tracking.PACKAGE}.tracking`")
+        return
+    if not os.access(path, os.W_OK) or not os.access(path.parent, os.W_OK):
+        report.problem(f"MLflow store {path} is not writable", "fix the permissions of the file and its folder")
+        return
+    try:
+        with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as database:
+            result = database.execute("PRAGMA integrity_check").fetchone()[0]
+    except sqlite3.DatabaseError as error:
+        result = str(error)
+    if result != "ok":
+        report.problem(
+            f"MLflow store {path} is damaged ({result})",
+            "restore it from a backup, or move it away and run `dvc repro -f evaluate` to log the model again",
+        )
+        return
+    report.ok(f"MLflow store {path} is intact and writable")
+
+
+def credential_sources(remote_config: dict, local_config: dict) -> str:
+    """Which credential settings are in use for an S3 remote (names only, never values)."""
+    sources = [name for name in CREDENTIAL_VARIABLES if os.environ.get(name)]
+    sources += [f"{option} in .dvc/config.local" for option in CREDENTIAL_OPTIONS if option in local_config]
+    sources += [
+        f"{option} in .dvc/config"
+        for option in CREDENTIAL_OPTIONS
+        if option in remote_config and option not in local_config
+    ]
+    return ", ".join(sources) or "none set (AWS's default chain: ~/.aws, instance role)"
+
+
+def check_remote(report: Report) -> None:
+    """The default DVC remote is reachable and accepts the credentials in use."""
+    from dvc.repo import Repo
+
+    repo = Repo(str(tracking.project_root()))
+    name = repo.config["core"].get("remote")
+    if not name:
+        report.ok("no default DVC remote: data stays in this clone's cache (add one: dvc remote add -d ...)")
+        return
+    remote_config = repo.config["remote"][name]
+    url = remote_config["url"]
+    where = f"DVC remote '{name}' ({url}" + (
+        f" at {remote_config['endpointurl']})" if remote_config.get("endpointurl") else ")"
+    )
+    remote = repo.cloud.get_remote(name)
+    if remote.fs.protocol not in ("s3",):
+        target = Path(remote.path)
+        if target.exists() and os.access(target, os.W_OK) or not target.exists() and writable_parent(target):
+            report.ok(f"{where} is writable")
+        else:
+            report.problem(f"{where} is not writable", "fix the folder's permissions or the remote's url")
+        return
+    local_config = repo.config.read("local").get("remote", {}).get(name, {})
+    credentials = credential_sources(remote_config, local_config)
+    bucket = remote.path.split("/")[0]
+    try:
+        remote.fs.fs.ls(bucket, refresh=True)
+    except PermissionError as error:
+        report.problem(
+            f"{where} refused the credentials: {error} (credentials in use: {credentials})",
+            f"set the right keys in the environment or with `dvc remote modify --local {name} access_key_id ...`",
+        )
+    except FileNotFoundError:
+        report.problem(f"{where}: bucket '{bucket}' does not exist", "create the bucket, or correct the url")
+    except Exception as error:  # noqa: BLE001 - botocore's connection errors share no useful base
+        report.problem(
+            f"{where} is not reachable: {error}",
+            f"check the network and the endpoint (`dvc remote modify {name} endpointurl URL`)",
+        )
+    else:
+        report.ok(f"{where} is reachable and accepts the credentials in use ({credentials})")
+
+
+def writable_parent(path: Path) -> bool:
+    """Whether the nearest existing parent of `path` lets us create it."""
+    parent = next(folder for folder in path.parents if folder.exists())
+    return os.access(parent, os.W_OK)
+
+
+def check_repository(report: Report) -> None:
+    """A git repository with a commit, and the DVC-tracked raw data present in the workspace."""
+    from dvc.repo import Repo
+
+    if tracking.git("rev-parse", "--verify", "HEAD") is None:
+        report.problem(
+            "no git commit: runs can't record which code they used",
+            "git init, then git add --all && git commit",
+        )
+    else:
+        report.ok(f"git repository at commit {tracking.git('rev-parse', '--short', 'HEAD')}")
+    repo = Repo(str(tracking.project_root()))
+    data_files = [out for stage in repo.index.stages if stage.is_data_source for out in stage.outs]
+    missing = [str(out) for out in data_files if not out.exists]
+    if missing:
+        report.problem(f"DVC-tracked data missing from the workspace: {', '.join(missing)}", "run `dvc pull`")
+    else:
+        report.ok(f"DVC-tracked data present: {', '.join(str(out) for out in data_files)}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--remote", action="store_true", help="check only the DVC remote")
+    args = parser.parse_args()
+    report = Report()
+    if not args.remote:
+        check_tracking(report)
+        check_repository(report)
+    check_remote(report)
+    sys.exit(1 if report.problems else 0)
+
+
+if __name__ == "__main__":
+    main()
