@@ -77,7 +77,9 @@ def check_sqlite_store(report: Report, path: Path) -> None:
         report.problem(f"MLflow store {path} does not exist", f"run `python -m {tracking.PACKAGE}.tracking`")
         return
     if not os.access(path, os.W_OK) or not os.access(path.parent, os.W_OK):
-        report.problem(f"MLflow store {path} is not writable", "fix the permissions of the file and its folder")
+        report.problem(
+            f"MLflow store {path} is not writable", "fix the permissions of the file and its folder"
+        )
         return
     try:
         with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as database:
@@ -175,7 +177,9 @@ def check_repository(report: Report) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--remote", action="store_true", help="check only the DVC remote")
     args = parser.parse_args()
     report = Report()
