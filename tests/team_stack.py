@@ -45,6 +45,15 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def listening_addresses(port: int) -> set[str]:
+    """The IPv4 addresses a TCP server listens on at `port` (from /proc/net/tcp)."""
+    rows = [line.split() for line in Path("/proc/net/tcp").read_text().splitlines()[1:]]
+    hex_addresses = {
+        row[1].split(":")[0] for row in rows if row[3] == "0A" and row[1].endswith(f":{port:04X}")
+    }
+    return {socket.inet_ntoa(bytes.fromhex(address)[::-1]) for address in hex_addresses}
+
+
 def wait_until(
     check, what: str, timeout: float, process: subprocess.Popen | None = None, log: Path | None = None
 ):
@@ -176,6 +185,7 @@ class TeamStack:
             "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
         ]  # fmt: skip
         env = {**os.environ, **AWS_ENV, "MLFLOW_S3_ENDPOINT_URL": self.s3_endpoint}
+        env["MLFLOW_SERVER_ENABLE_JOB_EXECUTION"] = "false"  # no GenAI job workers (~240 MB each)
         env.pop("MLFLOW_TRACKING_URI", None)
         process, log = self.spawn(f"mlflow-{port}", command, env)
         # /health says OK even when the database is down: wait on a call that reads it.

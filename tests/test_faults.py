@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -16,6 +15,7 @@ import pytest
 from conftest import bake, dvc
 from mlflow import MlflowClient
 from mlflow.artifacts import download_artifacts
+from team_stack import free_port, listening_addresses
 
 pytestmark = pytest.mark.xdist_group("faults")
 
@@ -114,12 +114,6 @@ def test_no_secret_reaches_generated_files_or_mlflow(tmp_path: Path, monkeypatch
         assert secret not in repr(logged.data.params) + repr(logged.data.tags)
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def test_make_ui_serves_on_localhost_only(tmp_path: Path) -> None:
     project = bake(tmp_path)
     port = free_port()
@@ -135,11 +129,7 @@ def test_make_ui_serves_on_localhost_only(tmp_path: Path) -> None:
                 assert ui.poll() is None, ui.stdout.read()
                 assert time.monotonic() < deadline, "the MLflow UI did not start"
                 time.sleep(0.5)
-        listening = [line.split() for line in Path("/proc/net/tcp").read_text().splitlines()[1:]]
-        addresses = {
-            fields[1] for fields in listening if fields[3] == "0A" and fields[1].endswith(f":{port:04X}")
-        }
-        assert addresses == {f"0100007F:{port:04X}"}  # 127.0.0.1, not 0.0.0.0
+        assert listening_addresses(port) == {"127.0.0.1"}
     finally:
         os.killpg(ui.pid, signal.SIGTERM)
         ui.wait(timeout=30)

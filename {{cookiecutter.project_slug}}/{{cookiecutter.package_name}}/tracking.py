@@ -68,14 +68,7 @@ def connect() -> str:
 
     A tracking server that does not answer within seconds is a PipelineError naming its URI.
     """
-    uri = tracking_uri()
-    if urlparse(uri).scheme in ("http", "https"):
-        problem = server_problem(uri)
-        if problem:
-            raise PipelineError(
-                f"MLflow tracking server {uri} {problem}. Start it (or fix MLFLOW_TRACKING_URI / "
-                f"mlflow_tracking_uri in pyproject.toml), then rerun; `make doctor` checks the setup"
-            )
+    uri = reachable_tracking_uri()
     for variable, value in HTTP_DEFAULTS.items():
         os.environ.setdefault(variable, value)
     logging.getLogger("mlflow.store.db.utils").setLevel(logging.WARNING)  # migration chatter
@@ -91,6 +84,19 @@ def connect() -> str:
         experiment_id = create_experiment(name, local=uri.startswith("sqlite:"))
     mlflow.set_experiment(experiment_id=experiment_id)
     return experiment_id
+
+
+def reachable_tracking_uri() -> str:
+    """The tracking URI; for a server, a PipelineError naming it unless it answers within seconds."""
+    uri = tracking_uri()
+    if urlparse(uri).scheme in ("http", "https"):
+        problem = server_problem(uri)
+        if problem:
+            raise PipelineError(
+                f"MLflow tracking server {uri} {problem}. Start it (or fix MLFLOW_TRACKING_URI / "
+                f"mlflow_tracking_uri in pyproject.toml), then rerun; `make doctor` checks the setup"
+            )
+    return uri
 
 
 def server_problem(uri: str) -> str | None:
