@@ -17,7 +17,7 @@ from pathlib import Path
 
 
 def prune(options: dict) -> Path:
-    """Keep only the chosen data set, task module, license and team stack; return the raw data file."""
+    """Keep only the chosen data set, task module, license, CI workflow and team stack; return the raw data file."""
     chosen = options["_datasets"][options["dataset"]]
     raw_dir = Path("data", "raw")
     for data_file in raw_dir.glob("*.csv"):
@@ -28,6 +28,8 @@ def prune(options: dict) -> Path:
     shutil.rmtree(package / "tasks")
     if options["license"] == "Proprietary":
         Path("LICENSE").unlink()
+    if options["ci"] != "github":
+        shutil.rmtree(".github")
     if options["team_stack"] != "yes":
         Path("docker-compose.yml").unlink()
         shutil.rmtree("docker")

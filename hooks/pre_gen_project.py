@@ -110,6 +110,8 @@ def check_options(options: dict) -> list[str]:
         bad("s3_endpoint_url", options["s3_endpoint_url"], endpoint_problem)
     if options["team_stack"] not in ("no", "yes"):
         bad("team_stack", options["team_stack"], "choose yes or no")
+    if options["ci"] not in ("github", "none"):
+        bad("ci", options["ci"], "choose github or none")
     return problems
 
 

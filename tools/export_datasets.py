@@ -9,22 +9,19 @@ writes, so they stay the real data sets. Run it after a scikit-learn upgrade:
 
 from __future__ import annotations
 
-import io
+import importlib.util
 from pathlib import Path
 
-from sklearn.datasets import load_breast_cancer, load_diabetes, load_wine
-
-RAW_DIR = Path(__file__).resolve().parents[1] / "{{cookiecutter.project_slug}}" / "data" / "raw"
-LOADERS = {"wine": load_wine, "breast_cancer": load_breast_cancer, "diabetes": load_diabetes}
-
-
-def export_csv(name: str) -> str:
-    """Return the data set `name` as CSV text: one column per feature, then `target`."""
-    frame = LOADERS[name](as_frame=True).frame
-    frame.columns = [column.replace(" ", "_") for column in frame.columns]
-    buffer = io.StringIO()
-    frame.to_csv(buffer, index=False, lineterminator="\n")
-    return buffer.getvalue()
+TEMPLATE_DIR = Path(__file__).resolve().parents[1] / "{{cookiecutter.project_slug}}"
+RAW_DIR = TEMPLATE_DIR / "data" / "raw"
+# The generated project's own module writes the same CSV (for CI without a DVC remote): one copy.
+_spec = importlib.util.spec_from_file_location(
+    "bundled_data", TEMPLATE_DIR / "{{cookiecutter.package_name}}" / "bundled_data.py"
+)
+bundled_data = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(bundled_data)
+LOADERS = bundled_data.LOADERS
+export_csv = bundled_data.export_csv
 
 
 def main() -> None:
