@@ -50,7 +50,7 @@ def evaluate(test_path: Path, model_path: Path, live_dir: Path, params: Evaluate
     with Live(str(live_dir), dvcyaml=None, save_dvc_exp=False, report=None) as live:
         for name, value in metrics.items():
             live.log_metric(name, value, plot=False)
-        log_plots(live, target, predicted)
+        log_plots(live, model, features, target, predicted)
         figure = plot_importances(model, list(features.columns), params.top_features)
         live.log_image("feature_importances.png", figure)
         plt.close(figure)

@@ -80,13 +80,46 @@ def score(
     }
 
 
-def log_plots(live: Live, target: pd.Series, predicted: np.ndarray) -> None:
-    """Confusion matrix as DVC plot data and as an image."""
+def log_plots(
+    live: Live, model: ClassifierMixin, features: pd.DataFrame, target: pd.Series, predicted: np.ndarray
+) -> None:
+    """Confusion matrix as DVC plot data and as an image; ROC and precision-recall curves as images
+    (one curve per class, one-vs-rest)."""
     import matplotlib.pyplot as plt
-    from sklearn.metrics import ConfusionMatrixDisplay
+    from sklearn.metrics import ConfusionMatrixDisplay, PrecisionRecallDisplay, RocCurveDisplay
 
     live.log_sklearn_plot("confusion_matrix", target.to_numpy(), predicted, name="confusion_matrix.json")
     display = ConfusionMatrixDisplay.from_predictions(target, predicted, colorbar=False)
     display.ax_.set_title("Confusion matrix (test split)")
     live.log_image("confusion_matrix.png", display.figure_)
     plt.close(display.figure_)
+
+    probabilities = model.predict_proba(features)
+    classes = model.classes_ if len(model.classes_) > 2 else model.classes_[1:]  # binary: one curve
+    for curve, file_name, title, axis_labels in (
+        (
+            RocCurveDisplay,
+            "roc_curve.png",
+            "ROC curve (test split)",
+            ("false positive rate", "true positive rate"),
+        ),
+        (
+            PrecisionRecallDisplay,
+            "precision_recall.png",
+            "Precision-recall (test split)",
+            ("recall", "precision"),
+        ),
+    ):
+        figure, axes = plt.subplots(figsize=(5.5, 5))
+        for number, label in enumerate(classes):
+            column = list(model.classes_).index(label)
+            curve.from_predictions(
+                target == label,
+                probabilities[:, column],
+                name=f"class {label}",
+                ax=axes,
+                plot_chance_level=number == len(classes) - 1,
+            )
+        axes.set(title=title, xlabel=axis_labels[0], ylabel=axis_labels[1])
+        live.log_image(file_name, figure)
+        plt.close(figure)

@@ -71,7 +71,9 @@ def score(
     }
 
 
-def log_plots(live: Live, target: pd.Series, predicted: np.ndarray) -> None:
+def log_plots(
+    live: Live, model: RegressorMixin, features: pd.DataFrame, target: pd.Series, predicted: np.ndarray
+) -> None:
     """Predicted against actual as DVC plot data; that and the residuals as images."""
     import matplotlib.pyplot as plt
     import pandas as pd

@@ -1,0 +1,102 @@
+"""The pictures: every plot evaluate makes is in DVC's plots page, which renders in a real browser,
+and in the MLflow run."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import sqlite3
+import subprocess
+import sys
+import tarfile
+from pathlib import Path
+
+import pytest
+from conftest import Combo, run
+
+IMAGES = {
+    "classification": {"confusion_matrix", "roc_curve", "precision_recall", "feature_importances"},
+    "regression": {"predicted_vs_actual", "residuals", "feature_importances"},
+}
+CDN_SCRIPT = re.compile(r'<script src="https://cdn\.jsdelivr\.net/npm/(vega[a-z-]*)@([0-9.]+)"></script>')
+# Written first into the page copy under test: collect errors (scripts, failed loads), and after
+# loading put what rendered into the title.
+PROBE = """<script>
+window.__errors = [];
+window.addEventListener("error", (event) => window.__errors.push(String(event.message || event.target.src)), true);
+window.addEventListener("unhandledrejection", (event) => window.__errors.push(String(event.reason)));
+window.addEventListener("load", () => setTimeout(() => {
+  document.title = JSON.stringify({
+    images: [...document.images].map((image) => image.naturalWidth),
+    vega: document.querySelectorAll(".vega-embed canvas, .vega-embed svg").length,
+    errors: window.__errors,
+  });
+}, 3000));
+</script>"""
+
+COMBOS = [Combo("breast_cancer", "random_forest", False), Combo("diabetes", "random_forest", False)]
+pytestmark = pytest.mark.xdist_group("plots")
+
+
+@pytest.mark.parametrize("combo", COMBOS, ids=[c.task for c in COMBOS])
+def test_evaluate_logs_each_plot_to_dvc_and_to_the_mlflow_run(reproduced, combo: Combo) -> None:
+    project = reproduced(combo)
+    images = {path.stem for path in (project / "dvclive" / "plots" / "images").glob("*.png")}
+    assert images == IMAGES[combo.task]
+    run_id = json.loads((project / "reports" / "mlflow_run.json").read_text())["mlflow_run_id"]
+    with sqlite3.connect(project / "mlflow.db") as store:
+        (artifact_uri,) = store.execute(
+            "select artifact_uri from runs where run_uuid = ?", (run_id,)
+        ).fetchone()
+    logged = Path(artifact_uri.removeprefix("file://")) / "plots"
+    assert {path.stem for path in logged.glob("*.png")} == IMAGES[combo.task]
+
+
+def chromium() -> str | None:
+    return shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+
+
+@pytest.mark.parametrize("combo", COMBOS, ids=[c.task for c in COMBOS])
+def test_dvc_plots_page_renders_in_headless_chromium(reproduced, combo: Combo, tmp_path: Path) -> None:
+    browser = chromium()
+    if browser is None or shutil.which("npm") is None:
+        reason = "headless Chromium (Debian: apt-get install chromium) and npm are needed"
+        pytest.fail(f"{reason}; .ci/run installs them") if os.environ.get("CI") else pytest.skip(reason)
+    project = reproduced(combo)
+    page_dir = tmp_path / "plots"
+    run([sys.executable, "-m", "dvc", "plots", "show", "--out", str(page_dir)], project)
+    page = (page_dir / "index.html").read_text()
+
+    # The page loads Vega from a CDN, which this machine can't reach: give it the very same
+    # releases from the npm registry, as local files.
+    scripts = CDN_SCRIPT.findall(page)
+    assert {name for name, _ in scripts} == {"vega", "vega-lite", "vega-embed"}
+    for name, version in scripts:
+        packed = (
+            run(["npm", "pack", "--silent", f"{name}@{version}"], tmp_path).stdout.strip().splitlines()[-1]
+        )
+        with tarfile.open(tmp_path / packed) as archive:
+            member = archive.extractfile(f"package/build/{name}.min.js")
+            (page_dir / "static" / f"{name}.min.js").write_bytes(member.read())
+        page = page.replace(f"https://cdn.jsdelivr.net/npm/{name}@{version}", f"static/{name}.min.js")
+    (page_dir / "index.html").write_text(page.replace("<head>", "<head>" + PROBE, 1))
+
+    result = subprocess.run(
+        [
+            browser, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+            "--disable-background-networking", "--disable-component-update", "--disable-sync",
+            f"--user-data-dir={tmp_path / 'profile'}", "--virtual-time-budget=20000",
+            "--dump-dom", (page_dir / "index.html").as_uri(),
+        ],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    title = re.search(r"<title>(.*?)</title>", result.stdout, re.DOTALL)
+    assert title and title.group(1).startswith("{"), f"the page did not finish:\n{result.stderr[-2000:]}"
+    rendered = json.loads(title.group(1).replace("&quot;", '"').replace("&amp;", "&"))
+    assert rendered["errors"] == []
+    assert len(rendered["images"]) == len(IMAGES[combo.task]) and all(
+        width > 0 for width in rendered["images"]
+    )
+    assert rendered["vega"] >= 1  # the interactive plot (confusion matrix, or predicted vs actual)
