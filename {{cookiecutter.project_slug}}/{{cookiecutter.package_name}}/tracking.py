@@ -73,6 +73,7 @@ def connect() -> str:
         os.environ.setdefault(variable, value)
     logging.getLogger("mlflow.store.db.utils").setLevel(logging.WARNING)  # migration chatter
     logging.getLogger("alembic").setLevel(logging.WARNING)
+    logging.getLogger("mlflow.store.model_registry.abstract_store").setLevel(logging.WARNING)  # "Waiting..."
     import mlflow
 
     mlflow.set_tracking_uri(uri)
@@ -250,12 +251,20 @@ def version_of_run(name: str, run_id: str) -> ModelVersion | None:
 
 def register(model_uri: str, name: str, run_id: str) -> ModelVersion:
     """Register the run's model as a new version of `name`, or return the version it already has."""
-    import mlflow
+    from mlflow.exceptions import MlflowException
 
     existing = version_of_run(name, run_id)
     if existing is not None:
         return existing
-    return mlflow.register_model(model_uri, name, tags={"run_id": run_id})
+    try:  # the client API, not mlflow.register_model, which prints three lines about it
+        client().create_registered_model(name)
+    except MlflowException as error:
+        if error.error_code != "RESOURCE_ALREADY_EXISTS":
+            raise
+    model_id = model_uri.removeprefix("models:/")  # a logged model: models:/m-<id>
+    return client().create_model_version(
+        name, source=model_uri, run_id=run_id, tags={"run_id": run_id}, model_id=model_id
+    )
 
 
 def set_alias(name: str, alias: str, version: str) -> None:
