@@ -11,6 +11,8 @@ import yaml
 from conftest import COMBOS, Combo, dvc, run
 from mlflow import MlflowClient
 
+STAGES = ("prepare", "train", "evaluate", "register")
+
 combos = pytest.mark.parametrize(
     "combo", [pytest.param(c, id=c.id, marks=pytest.mark.xdist_group(c.id)) for c in COMBOS]
 )
@@ -75,6 +77,11 @@ def test_repro_registers_a_model_that_traces_back(combo: Combo, reproduced) -> N
     assert "Data and pipelines are up to date" in dvc(project, "repro")
     output = (project.parent / "repro.log").read_text()
     assert "Warning" not in output and "Traceback" not in output, output
+    # each stage says what it did in one line of its own; no library chatter
+    stage_lines = [line for line in output.splitlines() if line.split(":")[0] in STAGES]
+    assert [line.split(":")[0] for line in stage_lines] == list(STAGES), output
+    for chatter in ("Successfully registered", "Created version", "Waiting up to", "INFO", "🏃"):
+        assert chatter not in output, output
 
 
 @combos

@@ -121,13 +121,19 @@ def check_remote(report: Report) -> None:
     where = f"DVC remote '{name}' ({url}" + (
         f" at {remote_config['endpointurl']})" if remote_config.get("endpointurl") else ")"
     )
-    remote = repo.cloud.get_remote(name)
-    if remote.fs.protocol not in ("s3",):
-        target = Path(remote.path)
-        if target.exists() and os.access(target, os.W_OK) or not target.exists() and writable_parent(target):
+    try:
+        remote = repo.cloud.get_remote(name)
+    except ImportError as error:  # e.g. a gs:// remote without dvc-gs installed
+        report.problem(f"{where}: {error}", "install DVC's plugin for it, then rerun")
+        return
+    if remote.fs.protocol == "local":
+        if can_write(Path(remote.path)):
             report.ok(f"{where} is writable")
         else:
             report.problem(f"{where} is not writable", "fix the folder's permissions or the remote's url")
+        return
+    if remote.fs.protocol != "s3":
+        report.ok(f"{where}: only local and S3 remotes are checked here; `dvc push` reports the rest")
         return
     local_config = repo.config.read("local").get("remote", {}).get(name, {})
     credentials = credential_sources(remote_config, local_config)
@@ -150,10 +156,10 @@ def check_remote(report: Report) -> None:
         report.ok(f"{where} is reachable and accepts the credentials in use ({credentials})")
 
 
-def writable_parent(path: Path) -> bool:
-    """Whether the nearest existing parent of `path` lets us create it."""
-    parent = next(folder for folder in path.parents if folder.exists())
-    return os.access(parent, os.W_OK)
+def can_write(folder: Path) -> bool:
+    """Whether we can write into `folder`, or create it where it does not exist yet."""
+    existing = next(path for path in (folder, *folder.parents) if path.exists())
+    return os.access(existing, os.W_OK)
 
 
 def check_repository(report: Report) -> None:
