@@ -1,6 +1,6 @@
 """Benchmark a generated project: what the template costs on top of DVC and of the ML work itself.
 
-    .venv/bin/python bench/run.py [--repeats 3] [--sizes 10000,100000,1000000]
+    .venv/bin/python bench/run.py [--repeats 3] [--sizes 10000,100000,1000000] [--only 1,2,4,5]
 
 Each figure is the median of --repeats runs; every ratio is measured side by side in this one
 run, on this machine. Prints a Markdown table (paste it into the README).
@@ -136,107 +136,115 @@ def set_params(project: Path, **train: object) -> None:
     path.write_text(yaml.safe_dump(params, sort_keys=False))
 
 
+def measure_first_model(scratch: Path, repeats: int) -> list[tuple[str, str, str]]:
+    first = median_seconds(lambda: first_model(scratch / "first"), repeats)
+    return [("(1) generate -> first registered model", f"{first:.1f} s", "<= 10 s")]
+
+
+def measure_repro(scratch: Path, repeats: int) -> list[tuple[str, str, str]]:
+    project = first_model(scratch / "project")
+    noop = median_seconds(lambda: dvc(project, "repro"), repeats + 2)
+    dry = median_seconds(lambda: dvc(project, "repro", "--dry"), repeats + 2)
+    forced = median_seconds(lambda: dvc(project, "repro", "--force"), repeats)
+    bare = median_seconds(lambda: sh(sys.executable, "-c", BARE_ML, cwd=project), repeats)
+    return [
+        (
+            "(2) no-op `dvc repro` / `dvc repro --dry`",
+            f"{noop:.2f} s / {dry:.2f} s = {noop / dry:.2f}",
+            "<= 1.3",
+        ),
+        (
+            "(3) `dvc repro -f` / bare ML work, bundled data",
+            f"{forced:.2f} s / {bare:.2f} s = {forced / bare:.2f}",
+            "<= 6",
+        ),
+    ]
+
+
+def measure_sweep(scratch: Path, repeats: int) -> list[tuple[str, str, str]]:
+    project = first_model(scratch / "sweep")
+    sh("git", "add", "--all", cwd=project)
+    sh(
+        "git",
+        "-c",
+        "user.name=bench",
+        "-c",
+        "user.email=bench@invalid",
+        "commit",
+        "-qm",
+        "baseline",
+        cwd=project,
+    )
+    parallel = seconds(lambda: sweep(project, first=11, jobs=2))
+    serial = seconds(lambda: sweep(project, first=21, jobs=1))
+    return [
+        (
+            "(4) 8 experiments via `make sweep`: 1 job / 2 jobs",
+            f"{serial:.0f} s / {parallel:.0f} s = {serial / parallel:.2f}x",
+            ">= 1.7x",
+        )
+    ]
+
+
+def measure_scale(scratch: Path, sizes: list[int]) -> list[tuple[str, str, str]]:
+    rows = []
+    scale = first_model(scratch / "scale")
+    set_params(scale, n_estimators=10)
+    stage = [sys.executable, "-m"]
+    prepare = [
+        *stage,
+        f"{PACKAGE}.stages.prepare",
+        "--raw",
+        "data/raw/wine.csv",
+        "--schema",
+        "data/schema.yaml",
+    ]
+    train = [*stage, f"{PACKAGE}.stages.train", "--train", "data/prepared/train.parquet"]
+    for size in sizes:
+        write_synthetic(scale, size)
+        prep_s, prep_mb = peak_run([*prepare, "--out", "data/prepared"], scale)
+        train_s, train_mb = peak_run([*train, "--model", "models/model.joblib"], scale)
+        rows.append(
+            (
+                f"(5) {size:,} rows: prepare, train (10 trees)",
+                f"{prep_s:.1f} s {prep_mb:.0f} MB, {train_s:.1f} s {train_mb:.0f} MB",
+                "linear, <= 2 GB",
+            )
+        )
+    forced_big = seconds(lambda: dvc(scale, "repro", "--force"))
+    bare_big = seconds(lambda: sh(sys.executable, "-c", BARE_ML, cwd=scale))
+    rows.append(
+        (
+            f"(3) `dvc repro -f` / bare ML work, {sizes[-1]:,} rows",
+            f"{forced_big:.1f} s / {bare_big:.1f} s = {forced_big / bare_big:.2f}",
+            "<= 1.3",
+        )
+    )
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--sizes", default="10000,100000,1000000")
+    parser.add_argument(
+        "--only",
+        default="1,2,4,5",
+        help="which measures: 1, 2 (measures 2 and 3), 4, 5 (the scale check and 3 at its largest size)",
+    )
     args = parser.parse_args()
+    chosen = set(args.only.split(","))
     rows = []
     with tempfile.TemporaryDirectory(prefix="bench-") as scratch:
         scratch = Path(scratch)
-
-        first = median_seconds(lambda: first_model(scratch / "first"), args.repeats)
-        rows.append(("(1) generate -> first registered model", f"{first:.1f} s", "<= 10 s"))
-
-        project = first_model(scratch / "project")
-        noop = median_seconds(lambda: dvc(project, "repro"), args.repeats + 2)
-        dry = median_seconds(lambda: dvc(project, "repro", "--dry"), args.repeats + 2)
-        rows.append(
-            (
-                "(2) no-op `dvc repro` / `dvc repro --dry`",
-                f"{noop:.2f} s / {dry:.2f} s = {noop / dry:.2f}",
-                "<= 1.3",
-            )
-        )
-
-        forced = median_seconds(lambda: dvc(project, "repro", "--force"), args.repeats)
-        bare = median_seconds(lambda: sh(sys.executable, "-c", BARE_ML, cwd=project), args.repeats)
-        rows.append(
-            (
-                "(3) `dvc repro -f` / bare ML work, bundled data",
-                f"{forced:.2f} s / {bare:.2f} s = {forced / bare:.2f}",
-                "<= 6",
-            )
-        )
-
-        sh("git", "add", "--all", cwd=project)
-        sh(
-            "git",
-            "-c",
-            "user.name=bench",
-            "-c",
-            "user.email=bench@invalid",
-            "commit",
-            "-qm",
-            "baseline",
-            cwd=project,
-        )
-        parallel = seconds(lambda: sweep(project, first=11, jobs=2))
-        serial = seconds(lambda: sweep(project, first=21, jobs=1))
-        rows.append(
-            (
-                "(4) 8 experiments via `make sweep`: 1 job / 2 jobs",
-                f"{serial:.0f} s / {parallel:.0f} s = {serial / parallel:.2f}x",
-                ">= 1.7x",
-            )
-        )
-
-        scale = first_model(scratch / "scale")
-        set_params(scale, n_estimators=10)
-        for size in [int(s) for s in args.sizes.split(",")]:
-            write_synthetic(scale, size)
-            prep_s, prep_mb = peak_run(
-                [
-                    sys.executable,
-                    "-m",
-                    f"{PACKAGE}.stages.prepare",
-                    "--raw",
-                    "data/raw/wine.csv",
-                    "--schema",
-                    "data/schema.yaml",
-                    "--out",
-                    "data/prepared",
-                ],
-                scale,
-            )
-            train_s, train_mb = peak_run(
-                [
-                    sys.executable,
-                    "-m",
-                    f"{PACKAGE}.stages.train",
-                    "--train",
-                    "data/prepared/train.parquet",
-                    "--model",
-                    "models/model.joblib",
-                ],
-                scale,
-            )
-            rows.append(
-                (
-                    f"(5) {size:,} rows: prepare, train (10 trees)",
-                    f"{prep_s:.1f} s {prep_mb:.0f} MB, {train_s:.1f} s {train_mb:.0f} MB",
-                    "linear, <= 2 GB",
-                )
-            )
-        forced_big = seconds(lambda: dvc(scale, "repro", "--force"))
-        bare_big = seconds(lambda: sh(sys.executable, "-c", BARE_ML, cwd=scale))
-        rows.append(
-            (
-                f"(3) `dvc repro -f` / bare ML work, {size:,} rows",
-                f"{forced_big:.1f} s / {bare_big:.1f} s = {forced_big / bare_big:.2f}",
-                "<= 1.3",
-            )
-        )
+        if "1" in chosen:
+            rows += measure_first_model(scratch, args.repeats)
+        if "2" in chosen:
+            rows += measure_repro(scratch, args.repeats)
+        if "4" in chosen:
+            rows += measure_sweep(scratch, args.repeats)
+        if "5" in chosen:
+            rows += measure_scale(scratch, [int(size) for size in args.sizes.split(",")])
 
     print(
         f"\nMachine: {os.cpu_count()} cores, Python {sys.version.split()[0]}; medians of {args.repeats} runs\n"
