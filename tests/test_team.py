@@ -192,32 +192,12 @@ def test_push_fault_is_explained_and_loses_nothing(stack: TeamStack, tmp_path: P
     port = free_port()
     if fault == "bad-credentials":  # an S3 server that checks keys and knows none of ours
         stack.start_s3(port, extra_env={"INITIAL_NO_AUTH_ACTION_COUNT": "0"})
-        dvc(
-            project,
-            stack,
-            "remote",
-            "modify",
-            "--local",
-            "storage",
-            "endpointurl",
-            f"http://127.0.0.1:{port}",
-        )
-        expected = "refused the credentials"
-    elif fault == "missing-bucket":
-        dvc(project, stack, "remote", "modify", "--local", "storage", "url", "s3://no-such-bucket/data")
-        expected = "bucket 'no-such-bucket' does not exist"
-    else:
-        dvc(
-            project,
-            stack,
-            "remote",
-            "modify",
-            "--local",
-            "storage",
-            "endpointurl",
-            f"http://127.0.0.1:{port}",
-        )
-        expected = "is not reachable"
+    setting, expected = {
+        "bad-credentials": (("endpointurl", f"http://127.0.0.1:{port}"), "refused the credentials"),
+        "missing-bucket": (("url", "s3://no-such-bucket/data"), "bucket 'no-such-bucket' does not exist"),
+        "s3-down": (("endpointurl", f"http://127.0.0.1:{port}"), "is not reachable"),  # nothing listens
+    }[fault]
+    dvc(project, stack, "remote", "modify", "--local", "storage", *setting)
     before = cache_files(project)
     raw = project / "data" / "raw" / "wine.csv"
     raw_before = raw.read_bytes()
