@@ -43,49 +43,67 @@ def dvc(*args: str) -> str:
 
 
 def queue_states() -> dict[str, str]:
-    """Task -> state (Queued, Running, Success, Failed), as `dvc queue status` shows them.
-
-    Read through DVC's Python API: a `dvc queue status` process costs ~0.7 s of CPU, which a
-    sweep polling every few seconds would take from the experiments it waits for.
-    """
-    from dvc.repo import Repo
-
-    with Repo(".") as repo:
-        return {task["rev"]: task["status"] for task in repo.experiments.celery_queue.status()}
+    """Task id -> state (Queued, Running, Success, Failed) from `dvc queue status`."""
+    states = {}
+    for line in dvc("queue", "status").splitlines()[1:]:
+        fields = line.split()
+        if len(fields) >= 3 and fields[-1] in ("Queued", "Running", *FINISHED):
+            states[fields[0]] = fields[-1]
+    return states
 
 
-def run_queue(jobs: int, timeout: float, poll: float = 3.0) -> dict[str, str]:
+def worker_pids() -> list[int]:
+    """Process ids of the queue's workers that are still alive."""
+    alive = []
+    for pid_file in Path(".dvc", "tmp", "exps", "celery").glob("*.pid"):
+        with contextlib.suppress(ValueError, ProcessLookupError, PermissionError, FileNotFoundError):
+            pid = int(pid_file.read_text())
+            os.kill(pid, 0)
+            alive.append(pid)
+    return alive
+
+
+def run_queue(jobs: int, timeout: float, status_every: float = 10.0) -> dict[str, str]:
     """Start `jobs` workers and wait until no task is queued or running; return the tasks' states.
 
     Waits on the queue's state instead of `dvc exp run --run-all`, which can hang after the last
     task when a worker fails to shut down (treeverse/dvc#10398); such idle workers are stopped.
+    `dvc queue status` costs ~0.7 s of CPU, taken from the experiments: it runs every
+    `status_every` seconds while workers are alive, and as soon as they have all exited.
     """
     before = {task for task, state in queue_states().items() if state in FINISHED}
     dvc("queue", "start", "--jobs", str(jobs))
     deadline = time.monotonic() + timeout
-    shown = None
+    shown, next_status, were_alive = None, 0.0, False
     try:
         while True:
-            states = {task: state for task, state in queue_states().items() if task not in before}
-            counts = Counter(states.values())
-            progress = f"sweep: {counts['Success'] + counts['Failed']}/{len(states)} done ({counts['Failed']} failed)"
-            if progress != shown:
-                print(progress, flush=True)
-                shown = progress
-            if not counts["Queued"] and not counts["Running"]:
-                return states
-            if time.monotonic() > deadline:
-                raise PipelineError(f"the queue is still busy after {timeout:.0f} s; see `dvc queue status`")
-            time.sleep(poll)
+            now, alive = time.monotonic(), bool(worker_pids())
+            if now >= next_status or (were_alive and not alive):  # on schedule, or the workers just exited
+                states = {task: state for task, state in queue_states().items() if task not in before}
+                counts = Counter(states.values())
+                done = counts["Success"] + counts["Failed"]
+                progress = f"sweep: {done}/{len(states)} done ({counts['Failed']} failed)"
+                if progress != shown:
+                    print(progress, flush=True)
+                    shown = progress
+                if not counts["Queued"] and not counts["Running"]:
+                    return states
+                if now > deadline:
+                    raise PipelineError(
+                        f"the queue is still busy after {timeout:.0f} s; see `dvc queue status`"
+                    )
+                next_status = now + (status_every if alive else 3.0)
+            were_alive = alive
+            time.sleep(1.0)
     finally:
         stop_idle_workers()
 
 
 def stop_idle_workers() -> None:
     """Stop DVC queue workers left running after the queue emptied."""
-    for pid_file in Path(".dvc", "tmp", "exps", "celery").glob("*.pid"):
-        with contextlib.suppress(ValueError, ProcessLookupError):
-            os.kill(int(pid_file.read_text()), signal.SIGTERM)
+    for pid in worker_pids():
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
 
 
 def main() -> None:
