@@ -175,6 +175,9 @@ def test_tracking_server_down_fails_fast_records_nothing_then_recovers(
     assert "evaluate" not in lock and "register" not in lock
     assert "evaluate" in dvc(project, stack, "status").stdout
     assert server_versions(stack, "server-down") == []
+    # `make setup` (which runs this) still completes, and says the server must be started
+    note = run([sys.executable, "-m", "server_down.tracking"], project, env=stack.client_env()).stdout
+    assert f"MLflow tracking server: {uri} is not reachable" in note and "start it before" in note
 
     restarted = stack.start_mlflow(port)  # the same database and bucket, back on the same address
     try:

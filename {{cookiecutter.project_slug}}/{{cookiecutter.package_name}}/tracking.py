@@ -303,9 +303,18 @@ def run_metrics(run_id: str) -> dict[str, float]:
 
 
 def main() -> None:
-    """Create the tracking store and the project's experiment, and say where they are."""
+    """Create the local tracking store and the project's experiment; for a server, only say
+    whether it answers (the stages create the experiment there on first use)."""
+    uri = tracking_uri()
+    if urlparse(uri).scheme in ("http", "https"):
+        problem = server_problem(uri)
+        print(
+            f"MLflow tracking server: {uri}"
+            + (f" {problem}: start it before `make repro`" if problem else "")
+        )
+        return
     experiment_id = connect()
-    print(f"MLflow tracking store: {tracking_uri()} (experiment {experiment_id})")
+    print(f"MLflow tracking store: {uri} (experiment {experiment_id})")
 
 
 if __name__ == "__main__":
