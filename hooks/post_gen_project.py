@@ -104,22 +104,36 @@ def identity_args(git: str, options: dict) -> list[str]:
     return ["-c", f"user.name={author}", "-c", f"user.email={options['project_slug']}@users.noreply.invalid"]
 
 
-def init_tracking_store(options: dict) -> None:
-    """Create the local MLflow store and experiment now, so parallel first runs don't race for it."""
+def start_tracking_store(options: dict) -> subprocess.Popen | None:
+    """Start creating the local MLflow store and experiment, so parallel first runs don't race for
+    it. It runs in the background (its schema migrations take ~2 s) while git and DVC are set up."""
     if options["mlflow_tracking_uri"] or os.environ.get("MLFLOW_TRACKING_URI"):
-        return  # a tracking server: the stages create the experiment on first use
+        return None  # a tracking server: the stages create the experiment on first use
     if importlib.util.find_spec("mlflow") is None:
         print("NOTE: MLflow not installed here; `make setup` creates the tracking store.")
+        return None
+    command = [sys.executable, "-m", f"{options['package_name']}.tracking"]
+    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def finish_tracking_store(process: subprocess.Popen | None) -> None:
+    """Wait for the store to be created; on failure stop generation with its output."""
+    if process is None:
         return
-    run(sys.executable, "-m", f"{options['package_name']}.tracking")
+    output, _ = process.communicate()
+    if process.returncode != 0:
+        sys.exit(f"ERROR: creating the MLflow store failed:\n{output}")
 
 
 def main() -> None:
     options = json.loads(r"""{{ cookiecutter | tojson }}""")
     raw_file = prune(options)
     write_schema(raw_file)
-    init_tracking_store(options)
-    init_repositories(options, raw_file)
+    store = start_tracking_store(options)
+    try:
+        init_repositories(options, raw_file)
+    finally:
+        finish_tracking_store(store)
     print(f"Created {Path.cwd()}\nNext: cd {options['project_slug']} && make setup && make repro")
 
 
