@@ -5,11 +5,10 @@ from __future__ import annotations
 import json
 import re
 import sys
-from pathlib import Path
 
 import pytest
 import yaml
-from conftest import COMBOS, Combo, dvc, run
+from conftest import COMBOS, Combo, dvc, dvc_lock_hashes, run
 from mlflow import MlflowClient
 
 STAGES = ("prepare", "train", "evaluate", "register")
@@ -18,12 +17,6 @@ GITHUB_EXPRESSION = re.compile(r"\$\{\{ [A-Za-z_.]+ \}\}")  # ${{ secrets.X }} i
 combos = pytest.mark.parametrize(
     "combo", [pytest.param(c, id=c.id, marks=pytest.mark.xdist_group(c.id)) for c in COMBOS]
 )
-
-
-def dvc_lock_hashes(project: Path) -> dict[str, str]:
-    """path -> md5 of every stage output recorded in dvc.lock."""
-    lock = yaml.safe_load((project / "dvc.lock").read_text())
-    return {out["path"]: out["md5"] for stage in lock["stages"].values() for out in stage.get("outs", [])}
 
 
 @combos

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import TEMPLATE, bake, run
+from conftest import TEMPLATE, bake, dvc_lock_hashes, run
 from team_stack import ARTIFACT_BUCKET, AWS_ENV, DVC_BUCKET, TeamStack, free_port, postgres_bin
 
 pytestmark = pytest.mark.xdist_group("team")
@@ -69,10 +69,8 @@ def dvc(project: Path, stack: TeamStack, *args: str, check: bool = True) -> subp
 
 
 def lock_hashes(project: Path) -> dict[str, str]:
-    """path -> md5 of the outputs dvc.lock records for prepare, train and evaluate (but the run id)."""
-    lock = yaml.safe_load((project / "dvc.lock").read_text())["stages"]
-    outs = [out for name in ("prepare", "train", "evaluate") for out in lock[name]["outs"]]
-    return {out["path"]: out["md5"] for out in outs if not out["path"].endswith("mlflow_run.json")}
+    """path -> md5 of the outputs dvc.lock records, but the run id and registration under reports/."""
+    return {path: md5 for path, md5 in dvc_lock_hashes(project).items() if not path.startswith("reports/")}
 
 
 def cache_files(project: Path) -> dict[str, str]:
