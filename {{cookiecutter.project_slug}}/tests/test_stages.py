@@ -43,6 +43,15 @@ def test_prepare_splits_all_rows_reproducibly(tiny_raw: Path, tmp_path: Path, pa
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
 
 
+def test_prepare_refuses_a_test_size_that_leaves_a_split_empty(
+    tiny_raw: Path, tmp_path: Path, params: Params
+) -> None:
+    too_small = params.prepare.model_copy(update={"test_size": 0.001})
+    with pytest.raises(PipelineError, match=r"prepare.test_size=0.001 leaves the test split with no rows"):
+        prepare(tiny_raw, tmp_path / "out", too_small)
+    assert not (tmp_path / "out").exists()
+
+
 def test_prepare_rejects_a_missing_file_with_the_fix(tmp_path: Path, params: Params) -> None:
     with pytest.raises(PipelineError, match="dvc pull"):
         prepare(tmp_path / "absent.csv", tmp_path / "out", params.prepare)

@@ -18,7 +18,7 @@ from .. import tracking
 from ..config import EvaluateParams, Params, load_params
 from ..errors import run_main
 from ..files import write_json
-from ..task import METRICS, TARGET, log_plots, score
+from ..task import METRICS, TARGET, figures, log_plot_data, predict, score
 
 matplotlib.use("Agg")  # files only, no display
 
@@ -44,16 +44,20 @@ def evaluate(test_path: Path, model_path: Path, live_dir: Path, params: Evaluate
     data = pd.read_parquet(test_path)
     features, target = data.drop(columns=TARGET), data[TARGET]
     model = joblib.load(model_path)
-    predicted = model.predict(features)
-    metrics = score(model, features, target, predicted)
+    predictions = predict(model, features)
+    metrics = score(target, predictions)
+    importances = (
+        "feature_importances.png",
+        plot_importances(model, list(features.columns), params.top_features),
+    )
     # dvcyaml=None: dvc.yaml is hand-written and stays the one description of the pipeline.
     with Live(str(live_dir), dvcyaml=None, save_dvc_exp=False, report=None) as live:
         for name, value in metrics.items():
             live.log_metric(name, value, plot=False)
-        log_plots(live, model, features, target, predicted)
-        figure = plot_importances(model, list(features.columns), params.top_features)
-        live.log_image("feature_importances.png", figure)
-        plt.close(figure)
+        log_plot_data(live, target, predictions)
+        for file_name, figure in (*figures(target, predictions), importances):
+            live.log_image(file_name, figure)
+            plt.close(figure)
     return model, features, metrics
 
 

@@ -8,15 +8,19 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, NamedTuple
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     import numpy as np
     import pandas as pd
     from dvclive import Live
+    from matplotlib.figure import Figure
     from sklearn.base import ClassifierMixin
 
     from .config import TrainParams
 
 TASK = "classification"
 TARGET = "target"
+STRATIFIED = True  # `prepare` keeps each class's share of rows in both splits
 
 
 class Metric(NamedTuple):
@@ -57,45 +61,54 @@ def target_problem(target: pd.Series) -> str | None:
     return None
 
 
-def stratify_by(target: pd.Series) -> pd.Series | None:
-    """Split train/test keeping the class shares."""
-    return target
+class Predictions(NamedTuple):
+    """The model's outputs on the test features, computed once for the metrics and the pictures."""
+
+    labels: np.ndarray  # the predicted class of each row
+    probabilities: np.ndarray  # one column per class, in the order of `classes`
+    classes: np.ndarray
 
 
-def score(
-    model: ClassifierMixin, features: pd.DataFrame, target: pd.Series, predicted: np.ndarray
-) -> dict[str, float]:
-    """Test metrics of `model` (whose predictions for `features` are `predicted`), one per name in METRICS."""
+def predict(model: ClassifierMixin, features: pd.DataFrame) -> Predictions:
+    """Run the model on `features` (once for labels, once for probabilities)."""
+    return Predictions(model.predict(features), model.predict_proba(features), model.classes_)
+
+
+def score(target: pd.Series, predictions: Predictions) -> dict[str, float]:
+    """Test metrics, one per name in METRICS."""
     from sklearn.metrics import accuracy_score, f1_score, roc_auc_score
 
-    probabilities = model.predict_proba(features)
+    probabilities = predictions.probabilities
     if probabilities.shape[1] == 2:
         roc_auc = roc_auc_score(target, probabilities[:, 1])
     else:
-        roc_auc = roc_auc_score(target, probabilities, multi_class="ovr", labels=model.classes_)
+        roc_auc = roc_auc_score(target, probabilities, multi_class="ovr", labels=predictions.classes)
     return {
-        "accuracy": float(accuracy_score(target, predicted)),
-        "f1_macro": float(f1_score(target, predicted, average="macro")),
+        "accuracy": float(accuracy_score(target, predictions.labels)),
+        "f1_macro": float(f1_score(target, predictions.labels, average="macro")),
         "roc_auc": float(roc_auc),
     }
 
 
-def log_plots(
-    live: Live, model: ClassifierMixin, features: pd.DataFrame, target: pd.Series, predicted: np.ndarray
-) -> None:
-    """Confusion matrix as DVC plot data and as an image; ROC and precision-recall curves as images
-    (one curve per class, one-vs-rest)."""
+def log_plot_data(live: Live, target: pd.Series, predictions: Predictions) -> None:
+    """The confusion matrix as data that `dvc plots` draws (dvc.yaml names the file)."""
+    live.log_sklearn_plot(
+        "confusion_matrix", target.to_numpy(), predictions.labels, name="confusion_matrix.json"
+    )
+
+
+def figures(target: pd.Series, predictions: Predictions) -> Iterator[tuple[str, Figure]]:
+    """The pictures of the test results, as (file name, figure): the confusion matrix, and ROC and
+    precision-recall curves with one curve per class (one-vs-rest; a single curve for two classes)."""
     import matplotlib.pyplot as plt
     from sklearn.metrics import ConfusionMatrixDisplay, PrecisionRecallDisplay, RocCurveDisplay
 
-    live.log_sklearn_plot("confusion_matrix", target.to_numpy(), predicted, name="confusion_matrix.json")
-    display = ConfusionMatrixDisplay.from_predictions(target, predicted, colorbar=False)
+    display = ConfusionMatrixDisplay.from_predictions(target, predictions.labels, colorbar=False)
     display.ax_.set_title("Confusion matrix (test split)")
-    live.log_image("confusion_matrix.png", display.figure_)
-    plt.close(display.figure_)
+    yield "confusion_matrix.png", display.figure_
 
-    probabilities = model.predict_proba(features)
-    classes = model.classes_ if len(model.classes_) > 2 else model.classes_[1:]  # binary: one curve
+    classes = list(predictions.classes)
+    shown = classes if len(classes) > 2 else classes[1:]
     for curve, file_name, title, axis_labels in (
         (
             RocCurveDisplay,
@@ -111,15 +124,13 @@ def log_plots(
         ),
     ):
         figure, axes = plt.subplots(figsize=(5.5, 5))
-        for number, label in enumerate(classes):
-            column = list(model.classes_).index(label)
+        for number, label in enumerate(shown):
             curve.from_predictions(
                 target == label,
-                probabilities[:, column],
+                predictions.probabilities[:, classes.index(label)],
                 name=f"class {label}",
                 ax=axes,
-                plot_chance_level=number == len(classes) - 1,
+                plot_chance_level=number == len(shown) - 1,
             )
         axes.set(title=title, xlabel=axis_labels[0], ylabel=axis_labels[1])
-        live.log_image(file_name, figure)
-        plt.close(figure)
+        yield file_name, figure

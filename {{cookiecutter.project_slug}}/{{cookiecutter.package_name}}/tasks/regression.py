@@ -8,15 +8,19 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, NamedTuple
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     import numpy as np
     import pandas as pd
     from dvclive import Live
+    from matplotlib.figure import Figure
     from sklearn.base import RegressorMixin
 
     from .config import TrainParams
 
 TASK = "regression"
 TARGET = "target"
+STRATIFIED = False  # `prepare` splits rows at random: a continuous target has no classes
 
 
 class Metric(NamedTuple):
@@ -53,33 +57,33 @@ def target_problem(target: pd.Series) -> str | None:
     return None
 
 
-def stratify_by(target: pd.Series) -> pd.Series | None:
-    """A continuous target is split at random, not stratified."""
-    return None
+class Predictions(NamedTuple):
+    """The model's outputs on the test features, computed once for the metrics and the pictures."""
+
+    values: np.ndarray  # the predicted number for each row
 
 
-def score(
-    model: RegressorMixin, features: pd.DataFrame, target: pd.Series, predicted: np.ndarray
-) -> dict[str, float]:
-    """Test metrics of `model` (whose predictions for `features` are `predicted`), one per name in METRICS."""
+def predict(model: RegressorMixin, features: pd.DataFrame) -> Predictions:
+    """Run the model on `features`."""
+    return Predictions(model.predict(features))
+
+
+def score(target: pd.Series, predictions: Predictions) -> dict[str, float]:
+    """Test metrics, one per name in METRICS."""
     from sklearn.metrics import mean_absolute_error, r2_score, root_mean_squared_error
 
     return {
-        "rmse": float(root_mean_squared_error(target, predicted)),
-        "mae": float(mean_absolute_error(target, predicted)),
-        "r2": float(r2_score(target, predicted)),
+        "rmse": float(root_mean_squared_error(target, predictions.values)),
+        "mae": float(mean_absolute_error(target, predictions.values)),
+        "r2": float(r2_score(target, predictions.values)),
     }
 
 
-def log_plots(
-    live: Live, model: RegressorMixin, features: pd.DataFrame, target: pd.Series, predicted: np.ndarray
-) -> None:
-    """Predicted against actual as DVC plot data; that and the residuals as images."""
-    import matplotlib.pyplot as plt
+def log_plot_data(live: Live, target: pd.Series, predictions: Predictions) -> None:
+    """Predicted against actual as data that `dvc plots` draws (dvc.yaml names the file)."""
     import pandas as pd
-    from sklearn.metrics import PredictionErrorDisplay
 
-    points = pd.DataFrame({"actual": target.to_numpy(), "predicted": predicted})
+    points = pd.DataFrame({"actual": target.to_numpy(), "predicted": predictions.values})
     live.log_plot(
         "predicted_vs_actual",
         points,
@@ -88,11 +92,17 @@ def log_plots(
         template="scatter",
         title="Predicted vs actual (test split)",
     )
+
+
+def figures(target: pd.Series, predictions: Predictions) -> Iterator[tuple[str, Figure]]:
+    """The pictures of the test results, as (file name, figure): predicted against actual, and the
+    residuals."""
+    from sklearn.metrics import PredictionErrorDisplay
+
     for kind, file_name in (
         ("actual_vs_predicted", "predicted_vs_actual.png"),
         ("residual_vs_predicted", "residuals.png"),
     ):
-        display = PredictionErrorDisplay.from_predictions(target, predicted, kind=kind)
+        display = PredictionErrorDisplay.from_predictions(target, predictions.values, kind=kind)
         display.ax_.set_title(file_name.removesuffix(".png").replace("_", " ").capitalize())
-        live.log_image(file_name, display.figure_)
-        plt.close(display.figure_)
+        yield file_name, display.figure_
