@@ -14,12 +14,14 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import re
 import signal
 import subprocess
 import sys
 import tempfile
 import time
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from .errors import PipelineError, run_main
@@ -42,14 +44,23 @@ def dvc(*args: str) -> str:
     return text
 
 
-def queue_states() -> dict[str, str]:
-    """Task id -> state (Queued, Running, Success, Failed) from `dvc queue status`."""
+def queue_states(output: str | None = None) -> dict[str, str]:
+    """Experiment name -> state (Queued, Running, Success, Failed), from `dvc queue status`."""
     states = {}
-    for line in dvc("queue", "status").splitlines()[1:]:
+    for line in (output if output is not None else dvc("queue", "status")).splitlines()[1:]:
         fields = line.split()
-        if len(fields) >= 3 and fields[-1] in ("Queued", "Running", *FINISHED):
-            states[fields[0]] = fields[-1]
+        if len(fields) >= 4 and fields[-1] in ("Queued", "Running", *FINISHED):
+            states[fields[1]] = fields[-1]
     return states
+
+
+def experiments_saved() -> int:
+    """How many experiments the repository holds: DVC saves each successful one as a Git ref
+    under refs/exps/. Counting them is one `git for-each-ref`, milliseconds."""
+    refs = subprocess.run(
+        ["git", "for-each-ref", "--format=%(refname)", "refs/exps/"], capture_output=True, text=True
+    ).stdout.split()
+    return sum(1 for ref in refs if re.fullmatch(r"refs/exps/[0-9a-f]{2}/[0-9a-f]+/.+", ref))
 
 
 def worker_pids() -> list[int]:
@@ -63,38 +74,58 @@ def worker_pids() -> list[int]:
     return alive
 
 
-def run_queue(jobs: int, timeout: float, status_every: float = 10.0) -> dict[str, str]:
-    """Start `jobs` workers and wait until no task is queued or running; return the tasks' states.
+def queue_grid(set_params: list[str]) -> set[str]:
+    """Queue one experiment per combination of `set_params`; return the names of all experiments
+    waiting to run (these and any queued before). The queue's state is read while DVC queues."""
+    with ThreadPoolExecutor(1) as pool:
+        status = pool.submit(dvc, "queue", "status")
+        queued = (
+            dvc("exp", "run", "--queue", *[arg for value in set_params for arg in ("-S", value)])
+            if set_params
+            else ""
+        )
+        print(queued, end="")
+        waiting = {name for name, state in queue_states(status.result()).items() if state not in FINISHED}
+    return waiting | set(re.findall(r"Queued experiment '([^']+)'", queued))
 
-    Waits on the queue's state instead of `dvc exp run --run-all`, which can hang after the last
-    task when a worker fails to shut down (treeverse/dvc#10398); such idle workers are stopped.
-    `dvc queue status` costs ~0.7 s of CPU, taken from the experiments: it runs every
-    `status_every` seconds while workers are alive, and as soon as they have all exited.
+
+def run_queue(waiting: set[str], jobs: int, timeout: float, stall: float = 15.0) -> dict[str, str]:
+    """Start `jobs` workers and wait until the `waiting` experiments have run; return their states.
+
+    Waiting is nearly free while experiments run: each second it checks the workers' pid files and
+    counts the experiments saved. `dvc queue status` (~1-2 s, taken from the experiments) runs
+    only to confirm the end: once as many experiments are saved as were waiting, when the workers
+    have exited, or after `stall` seconds without a new one (a failed experiment saves nothing).
+    This replaces `dvc exp run --run-all`, which can hang after the last task when a worker fails
+    to shut down (treeverse/dvc#10398); such idle workers are stopped.
     """
-    before = {task for task, state in queue_states().items() if state in FINISHED}
+    saved_before = experiments_saved()
     dvc("queue", "start", "--jobs", str(jobs))
     deadline = time.monotonic() + timeout
-    shown, next_status, were_alive = None, 0.0, False
+    last_event, last_saved, restarts = time.monotonic(), 0, 0
     try:
-        while True:
-            now, alive = time.monotonic(), bool(worker_pids())
-            if now >= next_status or (were_alive and not alive):  # on schedule, or the workers just exited
-                states = {task: state for task, state in queue_states().items() if task not in before}
-                counts = Counter(states.values())
-                done = counts["Success"] + counts["Failed"]
-                progress = f"sweep: {done}/{len(states)} done ({counts['Failed']} failed)"
-                if progress != shown:
-                    print(progress, flush=True)
-                    shown = progress
-                if not counts["Queued"] and not counts["Running"]:
-                    return states
-                if now > deadline:
-                    raise PipelineError(
-                        f"the queue is still busy after {timeout:.0f} s; see `dvc queue status`"
-                    )
-                next_status = now + (status_every if alive else 3.0)
-            were_alive = alive
+        while time.monotonic() < deadline:
             time.sleep(1.0)
+            now, saved = time.monotonic(), experiments_saved() - saved_before
+            if saved != last_saved:
+                print(f"sweep: {min(saved, len(waiting))}/{len(waiting)} done", flush=True)
+            workers_gone = not worker_pids()
+            if (saved != last_saved and saved >= len(waiting)) or workers_gone or now - last_event > stall:
+                states = {name: state for name, state in queue_states().items() if name in waiting}
+                counts = Counter(states.values())
+                if not counts["Queued"] and not counts["Running"]:
+                    print(f"sweep: {len(states)}/{len(waiting)} done ({counts['Failed']} failed)", flush=True)
+                    return states
+                if workers_gone:  # they left experiments behind: start them again, a few times
+                    if restarts == 3:
+                        raise PipelineError(
+                            "DVC's queue workers keep stopping with experiments left; see `dvc queue status`"
+                        )
+                    dvc("queue", "start", "--jobs", str(jobs))
+                    restarts += 1
+            if saved != last_saved or now - last_event > stall:
+                last_event, last_saved = now, saved
+        raise PipelineError(f"the queue is still busy after {timeout:.0f} s; see `dvc queue status`")
     finally:
         stop_idle_workers()
 
@@ -121,11 +152,12 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=2, help="experiments run at once (default 2)")
     parser.add_argument("--timeout", type=float, default=3600, help="seconds to wait for the queue")
     args = parser.parse_args()
-    if args.set_param:
-        print(
-            dvc("exp", "run", "--queue", *[arg for value in args.set_param for arg in ("-S", value)]), end=""
+    waiting = queue_grid(args.set_param)
+    if not waiting:
+        raise PipelineError(
+            "nothing to run: give a grid with -S, or queue experiments with `dvc exp run --queue`"
         )
-    states = run_queue(args.jobs, args.timeout)
+    states = run_queue(waiting, args.jobs, args.timeout)
     from .compare import show_runs  # imports pandas and MLflow: only now
 
     show_runs(limit=max(len(states) + 5, 10))
