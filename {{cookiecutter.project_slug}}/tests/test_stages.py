@@ -31,7 +31,8 @@ def run_pipeline(raw: Path, out: Path, params: Params) -> tuple[dict, dict]:
     model, features, metrics = evaluate(
         out / "prepared" / "test.parquet", out / "model.joblib", out / "live", params.evaluate
     )
-    run = track(params, raw, model, features, metrics, out / "live" / "plots" / "images")
+    images = out / "live" / "plots" / "images"
+    run = track(params, raw, tracking.file_md5(raw), model, features, metrics, images)
     return run, metrics
 
 

@@ -193,18 +193,16 @@ def file_md5(path: Path) -> str:
     return digest.hexdigest()
 
 
-def log_data_source(path: Path) -> str:
-    """Log the raw data file, identified by its DVC hash, as the active run's input; return the hash."""
+def log_data_source(path: Path, md5: str) -> None:
+    """Log the raw data file, identified by its DVC hash `md5` (see file_md5), as the active run's input."""
     import mlflow
     from mlflow.data.dataset_source_registry import get_dataset_source_from_json
     from mlflow.data.meta_dataset import MetaDataset
 
-    md5 = file_md5(path)
     source = get_dataset_source_from_json(json.dumps({"uri": path.as_posix()}), source_type="local")
     dataset = MetaDataset(source, name=path.name, digest=md5)
     mlflow.log_input(dataset, context="training")
     mlflow.set_tags({"dvc_data_path": str(path), "dvc_data_md5": md5})
-    return md5
 
 
 def log_environment() -> None:

@@ -8,6 +8,7 @@ whose id is written to `--run-file` for `register` (and for `dvc exp show`).
 from __future__ import annotations
 
 import argparse
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import joblib
@@ -64,18 +65,20 @@ def evaluate(test_path: Path, model_path: Path, live_dir: Path, params: Evaluate
 def track(
     params: Params,
     raw_path: Path,
+    raw_md5: str,
     model: object,
     features: pd.DataFrame,
     metrics: dict[str, float],
     images_dir: Path,
 ) -> dict[str, str]:
-    """Log one MLflow run: params, data hash, environment, model, metrics and plots; return its ids."""
+    """Log one MLflow run: params, the raw data (`raw_md5`: its DVC hash), environment, model, metrics
+    and plots; return its ids."""
     import mlflow
 
     experiment_id = tracking.connect()
     with tracking.start_run(experiment_id) as run:
         mlflow.log_params(params.flat("prepare", "train", "evaluate"))
-        tracking.log_data_source(raw_path)
+        tracking.log_data_source(raw_path, raw_md5)
         tracking.log_environment()
         model_uri = tracking.log_model(model, features)
         mlflow.log_metrics(metrics)
@@ -92,8 +95,11 @@ def main() -> None:
     parser.add_argument("--run-file", type=Path, required=True, help="where to write the MLflow run id")
     args = parser.parse_args()
     params = load_params()
-    model, features, metrics = evaluate(args.test, args.model, args.live, params.evaluate)
-    run = track(params, args.raw, model, features, metrics, args.live / "plots" / "images")
+    with ThreadPoolExecutor(1) as pool:  # hashing releases the GIL: large raw data hashes while we score
+        raw_md5 = pool.submit(tracking.file_md5, args.raw)
+        model, features, metrics = evaluate(args.test, args.model, args.live, params.evaluate)
+        images = args.live / "plots" / "images"
+        run = track(params, args.raw, raw_md5.result(), model, features, metrics, images)
     write_json(args.run_file, run)
     shown = ", ".join(f"{name}={metrics[name]:.4f}" for name in METRICS)
     print(f"evaluate: {shown}; MLflow run {run['mlflow_run_id']}")
