@@ -83,3 +83,11 @@ def test_queued_parallel_experiments_each_log_one_run_into_the_project_store(tmp
     assert all(name in table for name in by_exp)
     assert "train.n_estimators" in table and "train.max_depth" in table  # the params that vary
     assert "1 (staging)" in table or any(f"{n} (staging)" in table for n in range(2, 6))
+
+
+def test_a_sweep_with_nothing_to_run_says_so_without_starting_workers(tmp_path: Path) -> None:
+    project = bake(tmp_path)
+    result = run([sys.executable, "-m", "wine_quality.sweep", "--jobs", "2"], project, check=False)
+    assert result.returncode == 1
+    assert "nothing to run: give a grid with -S" in result.stderr
+    assert not list((project / ".dvc" / "tmp" / "exps").glob("celery/*.pid"))  # no worker started

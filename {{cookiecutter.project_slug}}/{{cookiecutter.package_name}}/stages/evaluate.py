@@ -47,16 +47,14 @@ def evaluate(test_path: Path, model_path: Path, live_dir: Path, params: Evaluate
     model = joblib.load(model_path)
     predictions = predict(model, features)
     metrics = score(target, predictions)
-    importances = (
-        "feature_importances.png",
-        plot_importances(model, list(features.columns), params.top_features),
-    )
+    importances = plot_importances(model, list(features.columns), params.top_features)
+    pictures = [*figures(target, predictions), ("feature_importances.png", importances)]
     # dvcyaml=None: dvc.yaml is hand-written and stays the one description of the pipeline.
     with Live(str(live_dir), dvcyaml=None, save_dvc_exp=False, report=None) as live:
         for name, value in metrics.items():
             live.log_metric(name, value, plot=False)
         log_plot_data(live, target, predictions)
-        for file_name, figure in (*figures(target, predictions), importances):
+        for file_name, figure in pictures:
             live.log_image(file_name, figure)
             plt.close(figure)
     return model, features, metrics
