@@ -2,8 +2,9 @@
 
     .venv/bin/python bench/run.py [--repeats 3] [--sizes 10000,100000,1000000] [--only 1,2,4,5]
 
-Each figure is the median of --repeats runs; every ratio is measured side by side in this one
-run, on this machine. Prints a Markdown table (paste it into the README).
+Each figure is the median of --repeats runs (the sweeps: one run each); the two sides of every
+ratio are measured in this one run, on this machine, and where they are repeated, in turns, so the
+machine's drift affects both alike. Prints a Markdown table (paste it into the README).
 """
 
 from __future__ import annotations
@@ -91,6 +92,16 @@ def median_seconds(action: Callable[[], object], repeats: int) -> float:
     return statistics.median(seconds(action) for _ in range(repeats))
 
 
+def interleaved_medians(actions: list[Callable[[], object]], repeats: int) -> list[float]:
+    """Median seconds of each action, run in turns (one of each per round), so that the machine's
+    drift during the measurement affects them alike."""
+    times: list[list[float]] = [[] for _ in actions]
+    for _ in range(repeats):
+        for action, taken in zip(actions, times, strict=True):
+            taken.append(seconds(action))
+    return [statistics.median(taken) for taken in times]
+
+
 def generate(folder: Path) -> Path:
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
@@ -159,11 +170,17 @@ def measure_first_model(scratch: Path, repeats: int) -> list[tuple[str, str, str
 
 def measure_repro(scratch: Path, repeats: int) -> list[tuple[str, str, str]]:
     project = first_model(scratch / "project")
-    noop = median_seconds(lambda: dvc(project, "repro"), repeats + 2)
-    dry = median_seconds(lambda: dvc(project, "repro", "--dry"), repeats + 2)
-    forced = median_seconds(lambda: dvc(project, "repro", "--force"), repeats)
-    bare = median_seconds(lambda: sh(sys.executable, "-c", BARE_ML, cwd=project), repeats)
-    metrics_only = median_seconds(lambda: sh(sys.executable, "-c", BARE_METRICS, cwd=project), repeats)
+    noop, dry = interleaved_medians(
+        [lambda: dvc(project, "repro"), lambda: dvc(project, "repro", "--dry")], repeats + 2
+    )
+    forced, bare, metrics_only = interleaved_medians(
+        [
+            lambda: dvc(project, "repro", "--force"),
+            lambda: sh(sys.executable, "-c", BARE_ML, cwd=project),
+            lambda: sh(sys.executable, "-c", BARE_METRICS, cwd=project),
+        ],
+        repeats,
+    )
     return [
         (
             "(2) no-op `dvc repro` / `dvc repro --dry`",
@@ -208,7 +225,7 @@ def measure_sweep(scratch: Path, repeats: int) -> list[tuple[str, str, str]]:
     ]
 
 
-def measure_scale(scratch: Path, sizes: list[int]) -> list[tuple[str, str, str]]:
+def measure_scale(scratch: Path, sizes: list[int], repeats: int) -> list[tuple[str, str, str]]:
     rows = []
     scale = first_model(scratch / "scale")
     set_params(scale, n_estimators=10)
@@ -233,9 +250,14 @@ def measure_scale(scratch: Path, sizes: list[int]) -> list[tuple[str, str, str]]
                 "linear, <= 2 GB",
             )
         )
-    forced_big = seconds(lambda: dvc(scale, "repro", "--force"))
-    bare_big = seconds(lambda: sh(sys.executable, "-c", BARE_ML, cwd=scale))
-    metrics_only_big = seconds(lambda: sh(sys.executable, "-c", BARE_METRICS, cwd=scale))
+    forced_big, bare_big, metrics_only_big = interleaved_medians(
+        [
+            lambda: dvc(scale, "repro", "--force"),
+            lambda: sh(sys.executable, "-c", BARE_ML, cwd=scale),
+            lambda: sh(sys.executable, "-c", BARE_METRICS, cwd=scale),
+        ],
+        repeats,
+    )
     rows.append(
         (
             f"(3) `dvc repro -f` / bare ML work, {sizes[-1]:,} rows",
@@ -274,7 +296,7 @@ def main() -> None:
         if "4" in chosen:
             rows += measure_sweep(scratch, args.repeats)
         if "5" in chosen:
-            rows += measure_scale(scratch, [int(size) for size in args.sizes.split(",")])
+            rows += measure_scale(scratch, [int(size) for size in args.sizes.split(",")], args.repeats)
 
     print(
         f"\nMachine: {os.cpu_count()} cores, Python {sys.version.split()[0]}; medians of {args.repeats} runs\n"
