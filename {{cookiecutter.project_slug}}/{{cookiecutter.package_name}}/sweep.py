@@ -101,15 +101,16 @@ def run_queue(waiting: set[str], jobs: int, timeout: float, stall: float = 15.0)
     """
     saved_before = experiments_saved()
     dvc("queue", "start", "--jobs", str(jobs))
-    deadline = time.monotonic() + timeout
-    last_event, last_saved, restarts = time.monotonic(), 0, 0
+    started = time.monotonic()
+    deadline = started + timeout
+    last_event, last_saved, restarts = started, 0, 0
     try:
         while time.monotonic() < deadline:
             time.sleep(1.0)
             now, saved = time.monotonic(), experiments_saved() - saved_before
             if saved != last_saved:
                 print(f"sweep: {min(saved, len(waiting))}/{len(waiting)} done", flush=True)
-            workers_gone = not worker_pids()
+            workers_gone = now - started > 5.0 and not worker_pids()  # 5 s to write their pid files
             if (saved != last_saved and saved >= len(waiting)) or workers_gone or now - last_event > stall:
                 states = {name: state for name, state in queue_states().items() if name in waiting}
                 counts = Counter(states.values())
@@ -122,7 +123,7 @@ def run_queue(waiting: set[str], jobs: int, timeout: float, stall: float = 15.0)
                             "DVC's queue workers keep stopping with experiments left; see `dvc queue status`"
                         )
                     dvc("queue", "start", "--jobs", str(jobs))
-                    restarts += 1
+                    started, restarts = time.monotonic(), restarts + 1
             if saved != last_saved or now - last_event > stall:
                 last_event, last_saved = now, saved
         raise PipelineError(f"the queue is still busy after {timeout:.0f} s; see `dvc queue status`")
