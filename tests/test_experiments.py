@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -40,7 +41,10 @@ def test_queued_parallel_experiments_each_log_one_run_into_the_project_store(tmp
         "-S",
         "train.max_depth=2,4",
     ]
-    result = run([*sweep, "--jobs", "2"], project, check=False)
+    # As `.venv/bin/python -m ...` from a shell without the environment activated: DVC's workers and
+    # the stages must still run this environment's dvc and python.
+    inactive = os.pathsep.join(p for p in os.environ["PATH"].split(os.pathsep) if ".venv" not in p)
+    result = run([*sweep, "--jobs", "2"], project, check=False, env={**os.environ, "PATH": inactive})
     assert result.returncode == 1, result.stdout + result.stderr
     assert "sweep: 5/5 done (1 failed)" in result.stdout
     assert "error: 1 experiment(s) failed" in result.stderr

@@ -153,6 +153,8 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=2, help="experiments run at once (default 2)")
     parser.add_argument("--timeout", type=float, default=3600, help="seconds to wait for the queue")
     args = parser.parse_args()
+    # DVC's workers start `dvc`, and the stages `python`, from PATH: make both this environment's.
+    os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
     waiting = queue_grid(args.set_param)
     if not waiting:
         raise PipelineError(
