@@ -168,11 +168,10 @@ def measure_first_model(scratch: Path, repeats: int) -> list[tuple[str, str, str
     return [("(1) generate -> first registered model", f"{first:.1f} s", "<= 10 s")]
 
 
-def measure_repro(scratch: Path, repeats: int) -> list[tuple[str, str, str]]:
-    project = first_model(scratch / "project")
-    noop, dry = interleaved_medians(
-        [lambda: dvc(project, "repro"), lambda: dvc(project, "repro", "--dry")], repeats + 2
-    )
+def measure_overhead(
+    project: Path, data: str, target: str, repeats: int, digits: int
+) -> list[tuple[str, str, str]]:
+    """(3): `dvc repro -f` against the bare ML work, with and without the pictures, run in turns."""
     forced, bare, metrics_only = interleaved_medians(
         [
             lambda: dvc(project, "repro", "--force"),
@@ -183,24 +182,34 @@ def measure_repro(scratch: Path, repeats: int) -> list[tuple[str, str, str]]:
     )
     return [
         (
-            "(2) no-op `dvc repro` / `dvc repro --dry`",
-            f"{noop:.2f} s / {dry:.2f} s = {noop / dry:.2f}",
-            "<= 1.3",
-        ),
-        (
-            "(3) `dvc repro -f` / bare ML work, bundled data",
-            f"{forced:.2f} s / {bare:.2f} s = {forced / bare:.2f}",
-            "<= 6",
+            f"(3) `dvc repro -f` / bare ML work, {data}",
+            f"{forced:.{digits}f} s / {bare:.{digits}f} s = {forced / bare:.2f}",
+            target,
         ),
         (
             "(3) the same / bare ML work without the pictures",
-            f"{forced:.2f} s / {metrics_only:.2f} s = {forced / metrics_only:.2f}",
+            f"{forced:.{digits}f} s / {metrics_only:.{digits}f} s = {forced / metrics_only:.2f}",
             "(stricter)",
         ),
     ]
 
 
-def measure_sweep(scratch: Path, repeats: int) -> list[tuple[str, str, str]]:
+def measure_repro(scratch: Path, repeats: int) -> list[tuple[str, str, str]]:
+    project = first_model(scratch / "project")
+    noop, dry = interleaved_medians(
+        [lambda: dvc(project, "repro"), lambda: dvc(project, "repro", "--dry")], repeats + 2
+    )
+    return [
+        (
+            "(2) no-op `dvc repro` / `dvc repro --dry`",
+            f"{noop:.2f} s / {dry:.2f} s = {noop / dry:.2f}",
+            "<= 1.3",
+        ),
+        *measure_overhead(project, "bundled data", "<= 6", repeats, digits=2),
+    ]
+
+
+def measure_sweep(scratch: Path) -> list[tuple[str, str, str]]:
     project = first_model(scratch / "sweep")
     sh("git", "add", "--all", cwd=project)
     sh(
@@ -250,28 +259,7 @@ def measure_scale(scratch: Path, sizes: list[int], repeats: int) -> list[tuple[s
                 "linear, <= 2 GB",
             )
         )
-    forced_big, bare_big, metrics_only_big = interleaved_medians(
-        [
-            lambda: dvc(scale, "repro", "--force"),
-            lambda: sh(sys.executable, "-c", BARE_ML, cwd=scale),
-            lambda: sh(sys.executable, "-c", BARE_METRICS, cwd=scale),
-        ],
-        repeats,
-    )
-    rows.append(
-        (
-            f"(3) `dvc repro -f` / bare ML work, {sizes[-1]:,} rows",
-            f"{forced_big:.1f} s / {bare_big:.1f} s = {forced_big / bare_big:.2f}",
-            "<= 1.3",
-        )
-    )
-    rows.append(
-        (
-            "(3) the same / bare ML work without the pictures",
-            f"{forced_big:.1f} s / {metrics_only_big:.1f} s = {forced_big / metrics_only_big:.2f}",
-            "(stricter)",
-        )
-    )
+    rows += measure_overhead(scale, f"{sizes[-1]:,} rows", "<= 1.3", repeats, digits=1)
     return rows
 
 
@@ -294,7 +282,7 @@ def main() -> None:
         if "2" in chosen:
             rows += measure_repro(scratch, args.repeats)
         if "4" in chosen:
-            rows += measure_sweep(scratch, args.repeats)
+            rows += measure_sweep(scratch)
         if "5" in chosen:
             rows += measure_scale(scratch, [int(size) for size in args.sizes.split(",")], args.repeats)
 

@@ -108,10 +108,11 @@ def run_queue(waiting: set[str], jobs: int, timeout: float, stall: float = 15.0)
         while time.monotonic() < deadline:
             time.sleep(1.0)
             now, saved = time.monotonic(), experiments_saved() - saved_before
-            if saved != last_saved:
+            new_result, stalled = saved != last_saved, now - last_event > stall
+            if new_result:
                 print(f"sweep: {min(saved, len(waiting))}/{len(waiting)} done", flush=True)
             workers_gone = now - started > 5.0 and not worker_pids()  # 5 s to write their pid files
-            if (saved != last_saved and saved >= len(waiting)) or workers_gone or now - last_event > stall:
+            if (new_result and saved >= len(waiting)) or workers_gone or stalled:
                 states = {name: state for name, state in queue_states().items() if name in waiting}
                 counts = Counter(states.values())
                 if not counts["Queued"] and not counts["Running"]:
@@ -124,7 +125,7 @@ def run_queue(waiting: set[str], jobs: int, timeout: float, stall: float = 15.0)
                         )
                     dvc("queue", "start", "--jobs", str(jobs))
                     started, restarts = time.monotonic(), restarts + 1
-            if saved != last_saved or now - last_event > stall:
+            if new_result or stalled:
                 last_event, last_saved = now, saved
         raise PipelineError(f"the queue is still busy after {timeout:.0f} s; see `dvc queue status`")
     finally:

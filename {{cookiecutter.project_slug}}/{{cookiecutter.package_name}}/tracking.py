@@ -63,6 +63,11 @@ def tracking_uri() -> str:
     return configured or f"sqlite:///{project_root() / 'mlflow.db'}"
 
 
+def is_server(uri: str) -> bool:
+    """Whether the tracking URI names a tracking server (rather than a local store)."""
+    return urlparse(uri).scheme in ("http", "https")
+
+
 def connect() -> str:
     """Point MLflow at the store and experiment, creating them if needed; return the experiment id.
 
@@ -90,7 +95,7 @@ def connect() -> str:
 def reachable_tracking_uri() -> str:
     """The tracking URI; for a server, a PipelineError naming it unless it answers within seconds."""
     uri = tracking_uri()
-    if urlparse(uri).scheme in ("http", "https"):
+    if is_server(uri):
         problem = server_problem(uri)
         if problem:
             raise PipelineError(
@@ -304,7 +309,7 @@ def main() -> None:
     """Create the local tracking store and the project's experiment; for a server, only say
     whether it answers (the stages create the experiment there on first use)."""
     uri = tracking_uri()
-    if urlparse(uri).scheme in ("http", "https"):
+    if is_server(uri):
         problem = server_problem(uri)
         print(
             f"MLflow tracking server: {uri}"

@@ -74,8 +74,9 @@ def split(frame: pd.DataFrame, params: PrepareParams) -> tuple[pd.DataFrame, pd.
     rows = frame.groupby(TARGET, group_keys=False) if STRATIFIED else frame
     test = rows.sample(frac=params.test_size, random_state=params.seed)
     train = frame.drop(index=test.index)
+    classes = pd.Index(frame[TARGET].unique() if STRATIFIED else [])
     for name, part in (("test", test), ("train", train)):
-        absent = pd.Index(frame[TARGET].unique()).difference(part[TARGET].unique()) if STRATIFIED else []
+        absent = classes.difference(part[TARGET].unique())
         if part.empty or len(absent):
             lacking = "no rows" if part.empty else f"no rows of class {', '.join(map(repr, absent))}"
             raise PipelineError(
