@@ -4,18 +4,28 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import sqlite3
 import subprocess
 import sys
 import tomllib
+from contextlib import closing
+from importlib.metadata import version
 from pathlib import Path
 
 import pytest
 import yaml
 from conftest import OPTIONS, TEMPLATE, bake, run
 
-spec = importlib.util.spec_from_file_location("pre_gen_project", TEMPLATE / "hooks" / "pre_gen_project.py")
-pre_gen = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(pre_gen)
+
+def load_module(path: Path):
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+pre_gen = load_module(TEMPLATE / "hooks" / "pre_gen_project.py")
+dump_mlflow_schema = load_module(TEMPLATE / "tools" / "dump_mlflow_schema.py")
 
 DEFAULTS = {
     **{key: value[0] if isinstance(value, list) else value for key, value in OPTIONS.items()},
@@ -72,10 +82,12 @@ def test_model_that_does_not_fit_the_task_is_refused() -> None:
     ]
 
 
-def cookiecutter_cli(output_dir: Path, *options: str, env: dict | None = None) -> subprocess.CompletedProcess:
+def cookiecutter_cli(
+    output_dir: Path, *options: str, env: dict | None = None, python: Path = Path(sys.executable)
+) -> subprocess.CompletedProcess:
     """`cookiecutter --no-input` of this template, as a user runs it."""
     command = [
-        sys.executable,
+        str(python),
         "-m",
         "cookiecutter",
         "--no-input",
@@ -141,3 +153,65 @@ def test_without_git_the_project_still_runs(tmp_path: Path) -> None:
     )
     assert repro.returncode == 0, repro.stdout + repro.stderr
     assert '"registered": true' in (project / "reports" / "registration.json").read_text()
+
+
+def test_cookiecutter_installed_on_its_own_makes_the_same_project(tmp_path: Path) -> None:
+    """cookiecutter in an environment of its own (as `pipx install cookiecutter` makes): no DVC or
+    MLflow there, so the hook uses the `dvc` on PATH. The project is the same as one generated
+    where DVC is importable: DVC set up alike, the raw data added and committed, the MLflow store."""
+    lock = TEMPLATE / "{{cookiecutter.project_slug}}" / "requirements.lock"
+    python = tmp_path / "cookiecutter-env" / "bin" / "python"
+    run([sys.executable, "-m", "venv", str(python.parents[1])], cwd=tmp_path)
+    run([str(python), "-m", "pip", "install", "--quiet", "-c", str(lock), "cookiecutter"], cwd=tmp_path)
+    assert run([str(python), "-c", "import dvc"], cwd=tmp_path, check=False).returncode != 0
+    remote = ("dvc_remote_url=s3://bucket/path", "s3_endpoint_url=http://127.0.0.1:9000")
+    alone = cookiecutter_cli(tmp_path / "alone", *remote, python=python)
+    assert alone.returncode == 0, alone.stdout + alone.stderr
+    assert cookiecutter_cli(tmp_path / "with-dvc", *remote).returncode == 0
+    projects = [tmp_path / folder / "wine-quality" for folder in ("alone", "with-dvc")]
+    for project in projects:
+        assert run(["git", "status", "--porcelain"], project).stdout == ""  # all committed
+        status = run([sys.executable, "-m", "dvc", "status", "data/raw/wine.csv.dvc"], project).stdout
+        assert "up to date" in status  # the raw data is in DVC's cache
+        assert (project / "mlflow.db").is_file() and not (project / ".mlflow-store.sql").exists()
+    for shared in (".dvc/config", "data/raw/wine.csv.dvc", "data/raw/.gitignore"):
+        assert (projects[0] / shared).read_text() == (projects[1] / shared).read_text(), shared
+
+
+def store_contents(database: Path) -> tuple[dict, dict]:
+    """A SQLite database's tables, indexes and triggers (the lines of each one's SQL, in any order:
+    MLflow's migrations order some constraints differently from run to run), and each table's rows."""
+    with closing(sqlite3.connect(database)) as store:
+        found = store.execute("SELECT type, name, sql FROM sqlite_master WHERE sql IS NOT NULL").fetchall()
+        objects = {
+            (kind, name): sorted(line.strip().rstrip(",").strip() for line in sql.splitlines())
+            for kind, name, sql in found
+        }
+        rows = {
+            name: sorted(store.execute(f'SELECT * FROM "{name}"').fetchall())
+            for kind, name, _ in found
+            if kind == "table"
+        }
+    return objects, rows
+
+
+def test_the_generated_store_is_the_one_mlflow_creates(tmp_path: Path) -> None:
+    """The hook's `mlflow.db` (from .mlflow-store.sql) is what the locked MLflow's migrations make,
+    less their Default experiment (MLflow adds it on first use); rerun tools/dump_mlflow_schema.py
+    after changing MLflow's pin."""
+    lock = (TEMPLATE / "{{cookiecutter.project_slug}}" / "requirements.lock").read_text()
+    shipped = (TEMPLATE / "{{cookiecutter.project_slug}}" / ".mlflow-store.sql").read_text()
+    assert f"mlflow=={version('mlflow')}" in lock.splitlines()
+    assert f"MLflow {version('mlflow')} tracking store" in shipped.splitlines()[0]
+    migrated = tmp_path / "migrated.db"
+    run(
+        [sys.executable, "-c", dump_mlflow_schema.CREATE_STORE, f"sqlite:///{migrated}", tmp_path.as_uri()],
+        tmp_path,
+    )
+    with closing(sqlite3.connect(migrated)) as store, store:
+        assert store.execute("DELETE FROM experiments WHERE name = 'Default'").rowcount == 1
+    generated_objects, generated_rows = store_contents(bake(tmp_path / "out") / "mlflow.db")
+    migrated_objects, migrated_rows = store_contents(migrated)
+    assert len(generated_objects) > 100 and generated_rows["alembic_version"]
+    assert generated_objects == migrated_objects
+    assert generated_rows == migrated_rows
