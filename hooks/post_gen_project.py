@@ -34,6 +34,8 @@ def prune(options: dict) -> Path:
     if options["team_stack"] != "yes":
         Path("docker-compose.yml").unlink()
         shutil.rmtree("docker")
+    for cache in list(Path().rglob("__pycache__")):  # copied from a template folder whose code ran
+        shutil.rmtree(cache)
     return raw_dir / chosen["file"]
 
 

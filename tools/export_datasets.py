@@ -10,6 +10,7 @@ writes, so they stay the real data sets. Run it after a scikit-learn upgrade:
 from __future__ import annotations
 
 import importlib.util
+import sys
 from pathlib import Path
 
 TEMPLATE_DIR = Path(__file__).resolve().parents[1] / "{{cookiecutter.project_slug}}"
@@ -19,7 +20,10 @@ _spec = importlib.util.spec_from_file_location(
     "bundled_data", TEMPLATE_DIR / "{{cookiecutter.package_name}}" / "bundled_data.py"
 )
 bundled_data = importlib.util.module_from_spec(_spec)
+# No __pycache__ in the template's package: cookiecutter would copy it into every new project.
+_writes_bytecode, sys.dont_write_bytecode = sys.dont_write_bytecode, True
 _spec.loader.exec_module(bundled_data)
+sys.dont_write_bytecode = _writes_bytecode
 LOADERS = bundled_data.LOADERS
 export_csv = bundled_data.export_csv
 
