@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -30,6 +31,15 @@ def stage_running(project: Path, stage: str) -> bool:
         except (OSError, ValueError):
             continue
     return False
+
+
+def run_started(project: Path) -> bool:
+    """Whether the project's MLflow store holds a run in state RUNNING."""
+    try:
+        with closing(sqlite3.connect(project / "mlflow.db", timeout=0.1)) as db:
+            return db.execute("select count(*) from runs where status = 'RUNNING'").fetchone()[0] > 0
+    except sqlite3.OperationalError:  # the store is being written: ask again
+        return False
 
 
 def start(command: list[str], project: Path) -> subprocess.Popen:
@@ -59,8 +69,12 @@ def test_kill_9_mid_stage_then_repro_completes_cleanly(
         assert repro.poll() is None, f"repro ended before {stage} was caught:\n{repro.stdout.read()}"
         assert time.monotonic() < deadline
         time.sleep(0.02)
-    # Kill well into the stage's work (for evaluate: once its MLflow run has started).
-    time.sleep({"train": 0.5, "evaluate": 3.5, "register": 0.3}[stage])
+    # Kill well into the stage's work (for register: once its MLflow run has started).
+    if stage == "register":
+        while not run_started(project):
+            assert repro.poll() is None and time.monotonic() < deadline
+            time.sleep(0.02)
+    time.sleep({"train": 0.5, "evaluate": 2.0, "register": 0.3}[stage])
     os.killpg(repro.pid, signal.SIGKILL)
     repro.wait()
 

@@ -53,7 +53,7 @@ def test_generation_makes_one_clean_commit_with_dvc_tracked_data(combo: Combo, g
 def test_repro_registers_a_model_that_traces_back(combo: Combo, reproduced) -> None:
     project = reproduced(combo)
     decision = json.loads((project / "reports" / "registration.json").read_text())
-    run_id = json.loads((project / "reports" / "mlflow_run.json").read_text())["mlflow_run_id"]
+    run_id = decision["mlflow_run_id"]
     assert decision["registered"] is True, decision["reason"]
     client = MlflowClient(tracking_uri=f"sqlite:///{project / 'mlflow.db'}")
     model = client.get_registered_model(decision["model_name"])

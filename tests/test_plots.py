@@ -41,11 +41,11 @@ pytestmark = pytest.mark.xdist_group("plots")
 
 
 @pytest.mark.parametrize("combo", COMBOS, ids=[c.task for c in COMBOS])
-def test_evaluate_logs_each_plot_to_dvc_and_to_the_mlflow_run(reproduced, combo: Combo) -> None:
+def test_each_plot_goes_to_dvc_and_to_the_mlflow_run(reproduced, combo: Combo) -> None:
     project = reproduced(combo)
     images = {path.stem for path in (project / "dvclive" / "plots" / "images").glob("*.png")}
     assert images == IMAGES[combo.task]
-    run_id = json.loads((project / "reports" / "mlflow_run.json").read_text())["mlflow_run_id"]
+    run_id = json.loads((project / "reports" / "registration.json").read_text())["mlflow_run_id"]
     with sqlite3.connect(project / "mlflow.db") as store:
         (artifact_uri,) = store.execute(
             "select artifact_uri from runs where run_uuid = ?", (run_id,)

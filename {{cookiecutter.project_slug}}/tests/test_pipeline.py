@@ -38,7 +38,7 @@ def dvc(*args: str) -> str:
 def test_repro_registers_a_traceable_model(project_copy: Path) -> None:
     dvc("repro", "--force")
     decision = json.loads((project_copy / "reports" / "registration.json").read_text())
-    run_id = json.loads((project_copy / "reports" / "mlflow_run.json").read_text())["mlflow_run_id"]
+    run_id = decision["mlflow_run_id"]
     assert decision["registered"], decision["reason"]
     tracking.connect()
     assert tracking.tracking_uri() == f"sqlite:///{project_copy / 'mlflow.db'}"

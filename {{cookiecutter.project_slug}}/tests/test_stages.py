@@ -17,22 +17,22 @@ from {{ cookiecutter.package_name }}.config import Params
 from {{ cookiecutter.package_name }}.errors import PipelineError, run_main
 from {{ cookiecutter.package_name }}.files import write_atomic
 from {{ cookiecutter.package_name }}.promote import promote
-from {{ cookiecutter.package_name }}.stages.evaluate import evaluate, track
+from {{ cookiecutter.package_name }}.stages.evaluate import evaluate
 from {{ cookiecutter.package_name }}.stages.prepare import prepare
-from {{ cookiecutter.package_name }}.stages.register import CANDIDATE_ALIAS, register
+from {{ cookiecutter.package_name }}.stages.register import CANDIDATE_ALIAS, load_model, log_run, register
 from {{ cookiecutter.package_name }}.stages.train import train
 from {{ cookiecutter.package_name }}.task import METRICS, TARGET
 
 
 def run_pipeline(raw: Path, out: Path, params: Params) -> tuple[dict, dict]:
-    """prepare -> train -> evaluate(+MLflow) on `raw`; return (MLflow run ids, metrics)."""
+    """prepare -> train -> evaluate -> the MLflow run of `register` on `raw`; return (run ids, metrics)."""
+    test, model_file = out / "prepared" / "test.parquet", out / "model.joblib"
     prepare(raw, out / "prepared", params.prepare)
-    train(out / "prepared" / "train.parquet", out / "model.joblib", params.train)
-    model, features, metrics = evaluate(
-        out / "prepared" / "test.parquet", out / "model.joblib", out / "live", params.evaluate
-    )
+    train(out / "prepared" / "train.parquet", model_file, params.train)
+    metrics = evaluate(test, model_file, out / "live", params.evaluate)
+    model, example = load_model(model_file, test)
     images = out / "live" / "plots" / "images"
-    run = track(params, raw, tracking.file_md5(raw), model, features, metrics, images)
+    run = log_run(tracking.connect(), params, (raw, tracking.file_md5(raw)), model, example, metrics, images)
     return run, metrics
 
 
@@ -73,7 +73,7 @@ def test_train_writes_a_model_that_predicts(tiny_raw: Path, tmp_path: Path, para
     assert len(predictions) == len(test)
 
 
-def test_evaluate_logs_one_run_with_lineage(
+def test_evaluate_and_register_log_one_run_with_lineage(
     tiny_raw: Path, tmp_path: Path, params: Params, mlflow_store: str
 ) -> None:
     run, metrics = run_pipeline(tiny_raw, tmp_path, params)

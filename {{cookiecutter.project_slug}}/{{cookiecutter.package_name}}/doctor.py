@@ -89,7 +89,7 @@ def check_sqlite_store(report: Report, path: Path) -> None:
     if result != "ok":
         report.problem(
             f"MLflow store {path} is damaged ({result})",
-            "restore it from a backup, or move it away and run `dvc repro -f evaluate` to log the model again",
+            "restore it from a backup, or move it away and run `dvc repro -f register` to log the model again",
         )
         return
     report.ok(f"MLflow store {path} is intact and writable")

@@ -220,12 +220,12 @@ def log_environment() -> None:
 
 
 def log_model(model: Any, example: pd.DataFrame) -> str:
-    """Log a fitted scikit-learn model (skops format, signature, pinned requirements); return its URI."""
+    """Log a fitted scikit-learn model (skops format, signature, pinned requirements) with a few input
+    rows as its `example`; return its URI."""
     import mlflow.sklearn
     import skops.io
     from mlflow.models import infer_signature
 
-    example = example.head(5)
     info = mlflow.sklearn.log_model(
         model,
         name=MODEL_ARTIFACT,

@@ -1,23 +1,32 @@
-"""Stage `register`: register the evaluated model if it passes the gate in `params.yaml`.
+"""Stage `register`: record the evaluated model in MLflow; register it if it passes the gate.
 
-A passing model becomes a version of `register.model_name` in the MLflow Model Registry, with
-alias `staging` (never two versions for one run: DVC's run cache may replay this stage). The
-decision, passed or not and why, is written to `--out`, so it is part of DVC's lineage.
-Promotion to `production` is a separate, deliberate step: `python -m <package>.promote`.
+One MLflow run gets the params, the test metrics and plots that `evaluate` wrote, the raw data's
+DVC hash, the environment and the model: the only stage that imports MLflow. A model that reaches
+every threshold of `register.gate` in `params.yaml` becomes a version of `register.model_name` in
+the Model Registry with alias `staging` (never two versions for one run: DVC's run cache may replay
+this stage). The run's ids and the decision, passed or not and why, are written to `--out`, so
+`dvc exp show` lists them. Promotion to `production` is a separate, deliberate step:
+`python -m <package>.promote`.
 """
 
 from __future__ import annotations
 
 import argparse
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from .. import tracking
-from ..config import RegisterParams, load_params
+from ..config import Params, RegisterParams, load_params
 from ..errors import run_main
 from ..files import read_json, write_json
-from ..task import METRICS
+from ..task import METRICS, TARGET
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 CANDIDATE_ALIAS = "staging"
+EXAMPLE_ROWS = 5  # test rows stored with the model as its input example
 
 
 def gate_failures(metrics: dict[str, float], gate: dict[str, float]) -> list[str]:
@@ -32,13 +41,45 @@ def gate_failures(metrics: dict[str, float], gate: dict[str, float]) -> list[str
     return failures
 
 
+def load_model(model_path: Path, test_path: Path) -> tuple[Any, pd.DataFrame]:
+    """The fitted model, and the first test rows' features as its input example (read without
+    loading the whole split)."""
+    import joblib
+    import pyarrow.parquet as pq
+
+    first_rows = next(pq.ParquetFile(test_path).iter_batches(batch_size=EXAMPLE_ROWS)).to_pandas()
+    return joblib.load(model_path), first_rows.drop(columns=TARGET)
+
+
+def log_run(
+    experiment_id: str,
+    params: Params,
+    raw: tuple[Path, str],
+    model: Any,
+    example: pd.DataFrame,
+    metrics: dict[str, float],
+    images_dir: Path,
+) -> dict[str, str]:
+    """Log one MLflow run: params, the raw data (path and DVC hash), environment, model, metrics and
+    plots; return its ids."""
+    import mlflow
+
+    with tracking.start_run(experiment_id) as run:
+        mlflow.log_params(params.flat("prepare", "train", "evaluate"))
+        tracking.log_data_source(*raw)
+        tracking.log_environment()
+        model_uri = tracking.log_model(model, example)
+        mlflow.log_metrics(metrics)
+        mlflow.log_artifacts(str(images_dir), artifact_path="plots")
+    return {"mlflow_run_id": run.info.run_id, "mlflow_experiment_id": experiment_id, "model_uri": model_uri}
+
+
 def register(run: dict[str, str], metrics: dict[str, float], params: RegisterParams) -> dict:
-    """Apply the gate; register and alias the model if it passes. Return the decision."""
-    decision = {"model_name": params.model_name, "mlflow_run_id": run["mlflow_run_id"]}
+    """Apply the gate; register and alias the run's model if it passes. Return the decision."""
+    decision = {"model_name": params.model_name, **run}
     failures = gate_failures(metrics, params.gate)
     if failures:
         return decision | {"registered": False, "reason": "; ".join(failures)}
-    tracking.connect()
     version = tracking.register(run["model_uri"], params.model_name, run["mlflow_run_id"])
     tracking.set_alias(params.model_name, CANDIDATE_ALIAS, version.version)
     return decision | {
@@ -51,19 +92,28 @@ def register(run: dict[str, str], metrics: dict[str, float], params: RegisterPar
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--raw", type=Path, required=True, help="raw data file (its hash is logged)")
+    parser.add_argument("--test", type=Path, required=True, help="test split (Parquet)")
+    parser.add_argument("--model", type=Path, required=True, help="fitted model file")
     parser.add_argument("--metrics", type=Path, required=True, help="metrics.json written by evaluate")
-    parser.add_argument("--run-file", type=Path, required=True, help="run file written by evaluate")
-    parser.add_argument("--out", type=Path, required=True, help="where to write the decision")
+    parser.add_argument("--images", type=Path, required=True, help="folder of the plots evaluate drew")
+    parser.add_argument("--out", type=Path, required=True, help="where to write the run ids and decision")
     args = parser.parse_args()
-    params = load_params().registry
-    decision = register(read_json(args.run_file), read_json(args.metrics), params)
+    params = load_params()
+    experiment_id = tracking.connect()  # an unreachable tracking server stops us here, before any work
+    with ThreadPoolExecutor(1) as pool:  # hashing releases the GIL: large raw data hashes meanwhile
+        raw_md5 = pool.submit(tracking.file_md5, args.raw)
+        model, example = load_model(args.model, args.test)
+        metrics = read_json(args.metrics)
+        raw = (args.raw, raw_md5.result())
+        run = log_run(experiment_id, params, raw, model, example, metrics, args.images)
+    decision = register(run, metrics, params.registry)
     write_json(args.out, decision)
     if decision["registered"]:
-        print(
-            f"register: models:/{params.model_name}@{CANDIDATE_ALIAS} -> version {decision['model_version']}"
-        )
+        outcome = f"models:/{decision['model_name']}@{CANDIDATE_ALIAS} -> version {decision['model_version']}"
     else:
-        print(f"register: not registered: {decision['reason']}")
+        outcome = f"not registered: {decision['reason']}"
+    print(f"register: {outcome} (MLflow run {run['mlflow_run_id']})")
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """Stage `train`: fit the model `params.yaml` describes and save it as a plain file.
 
-The file (joblib, compressed) is DVC's copy of the model, usable without MLflow; `evaluate` logs
+The file (joblib, compressed) is DVC's copy of the model, usable without MLflow; `register` logs
 the same model to MLflow. joblib files are pickles: load only files you trust (your own DVC cache).
 """
 
