@@ -69,7 +69,7 @@ def dvc(project: Path, stack: TeamStack, *args: str, check: bool = True) -> subp
 
 
 def lock_hashes(project: Path) -> dict[str, str]:
-    """path -> md5 of the outputs dvc.lock records, but the run id and registration under reports/."""
+    """path -> md5 of the outputs dvc.lock records, but the registration under reports/."""
     return {path: md5 for path, md5 in dvc_lock_hashes(project).items() if not path.startswith("reports/")}
 
 

@@ -19,21 +19,28 @@ from {{ cookiecutter.package_name }}.files import write_atomic
 from {{ cookiecutter.package_name }}.promote import promote
 from {{ cookiecutter.package_name }}.stages.evaluate import evaluate
 from {{ cookiecutter.package_name }}.stages.prepare import prepare
-from {{ cookiecutter.package_name }}.stages.register import CANDIDATE_ALIAS, load_model, log_run, register
+from {{ cookiecutter.package_name }}.stages.register import CANDIDATE_ALIAS, record, register
 from {{ cookiecutter.package_name }}.stages.train import train
 from {{ cookiecutter.package_name }}.task import METRICS, TARGET
 
 
 def run_pipeline(raw: Path, out: Path, params: Params) -> tuple[dict, dict]:
     """prepare -> train -> evaluate -> the MLflow run of `register` on `raw`; return (run ids, metrics)."""
-    test, model_file = out / "prepared" / "test.parquet", out / "model.joblib"
     prepare(raw, out / "prepared", params.prepare)
-    train(out / "prepared" / "train.parquet", model_file, params.train)
-    metrics = evaluate(test, model_file, out / "live", params.evaluate)
-    model, example = load_model(model_file, test)
-    images = out / "live" / "plots" / "images"
-    run = log_run(tracking.connect(), params, (raw, tracking.file_md5(raw)), model, example, metrics, images)
-    return run, metrics
+    train(out / "prepared" / "train.parquet", out / "model.joblib", params.train)
+    metrics = evaluate(out / "prepared" / "test.parquet", out / "model.joblib", out / "live", params.evaluate)
+    return record_run(raw, out, params, metrics), metrics
+
+
+def record_run(raw: Path, out: Path, params: Params, metrics: dict) -> dict:
+    """`register`'s MLflow run for what run_pipeline wrote to `out`."""
+    paths = {
+        "raw": raw,
+        "test": out / "prepared" / "test.parquet",
+        "model": out / "model.joblib",
+        "images": out / "live" / "plots" / "images",
+    }
+    return record(tracking.connect(), params, paths, metrics)
 
 
 def test_prepare_splits_all_rows_reproducibly(tiny_raw: Path, tmp_path: Path, params: Params) -> None:
@@ -98,6 +105,21 @@ def test_register_passes_the_gate_once_per_run(
     assert first["registered"] and first["model_version"] == again["model_version"] == 1
     version = tracking.version_by_alias(lenient.model_name, CANDIDATE_ALIAS)
     assert version.run_id == run["mlflow_run_id"]
+
+
+def test_a_rerun_on_the_same_inputs_reuses_the_run_and_its_version(
+    tiny_raw: Path, tmp_path: Path, params: Params, mlflow_store: str
+) -> None:
+    run, metrics = run_pipeline(tiny_raw, tmp_path, params)
+    lenient = params.registry.model_copy(update={"gate": {}})
+    first = register(run, metrics, lenient)
+    # register rerun after it registered but died before writing its decision (or `dvc repro -f`)
+    again = register(record_run(tiny_raw, tmp_path, params, metrics), metrics, lenient)
+    assert again == first
+    experiment = tracking.connect()
+    assert len(tracking.client().search_runs([experiment])) == 1
+    other = params.model_copy(update={"evaluate": params.evaluate.model_copy(update={"top_features": 2})})
+    assert record_run(tiny_raw, tmp_path, other, metrics)["mlflow_run_id"] != run["mlflow_run_id"]
 
 
 def test_register_refuses_a_model_below_the_gate(

@@ -38,6 +38,8 @@ if TYPE_CHECKING:
 
 PACKAGE = __package__.split(".")[0]  # this package, also under `python -m`
 MODEL_ARTIFACT = "model"
+MODEL_URI_TAG = "model_uri"  # the run's logged model
+INPUTS_KEY_TAG = "inputs_key"  # a digest of what the run records (stages.register.inputs_key)
 # Fail within seconds when a tracking server is down, instead of MLflow's default ~4 minutes of retries.
 HTTP_DEFAULTS = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2", "MLFLOW_HTTP_REQUEST_TIMEOUT": "15"}
 SERVER_CHECK_SECONDS = 5
@@ -138,14 +140,33 @@ def create_experiment(name: str, local: bool) -> str:
 
 
 @contextmanager
-def start_run(experiment_id: str) -> Iterator[ActiveRun]:
-    """Start a run tagged with its lineage and its process, after ending runs of killed processes."""
+def start_run(experiment_id: str, inputs_key: str) -> Iterator[ActiveRun]:
+    """Start a run tagged with its lineage, its inputs' key and its process, after ending runs of
+    killed processes."""
     import mlflow
 
     end_abandoned_runs(experiment_id)
-    process = {"host": socket.gethostname(), "pid": str(os.getpid())}
-    with mlflow.start_run(experiment_id=experiment_id, tags={**lineage_tags(), **process}) as run:
+    tags = {
+        **lineage_tags(),
+        INPUTS_KEY_TAG: inputs_key,
+        "host": socket.gethostname(),
+        "pid": str(os.getpid()),
+    }
+    with mlflow.start_run(experiment_id=experiment_id, tags=tags) as run:
         yield run
+
+
+def finished_run(experiment_id: str, inputs_key: str) -> dict[str, str] | None:
+    """The ids of a finished run of the experiment with this inputs' key and a logged model, if any."""
+    found = f"attributes.status = 'FINISHED' and tags.{INPUTS_KEY_TAG} = '{inputs_key}'"
+    for run in client().search_runs([experiment_id], filter_string=found, max_results=10):
+        if MODEL_URI_TAG in run.data.tags:
+            return {
+                "mlflow_run_id": run.info.run_id,
+                "mlflow_experiment_id": experiment_id,
+                "model_uri": run.data.tags[MODEL_URI_TAG],
+            }
+    return None
 
 
 def end_abandoned_runs(experiment_id: str) -> None:

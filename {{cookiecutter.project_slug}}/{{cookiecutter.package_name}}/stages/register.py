@@ -3,22 +3,25 @@
 One MLflow run gets the params, the test metrics and plots that `evaluate` wrote, the raw data's
 DVC hash, the environment and the model: the only stage that imports MLflow. A model that reaches
 every threshold of `register.gate` in `params.yaml` becomes a version of `register.model_name` in
-the Model Registry with alias `staging` (never two versions for one run: DVC's run cache may replay
-this stage). The run's ids and the decision, passed or not and why, are written to `--out`, so
-`dvc exp show` lists them. Promotion to `production` is a separate, deliberate step:
-`python -m <package>.promote`.
+the Model Registry with alias `staging`. Never two runs or versions for the same inputs: DVC's run
+cache may replay this stage, and a rerun on the same inputs and commit (after a crash, or
+`dvc repro -f`) reuses the run it logged before. The run's ids and the decision, passed or not and
+why, are written to `--out`, so `dvc exp show` lists them. Promotion to `production` is a
+separate, deliberate step: `python -m <package>.promote`.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
+import json
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .. import tracking
 from ..config import Params, RegisterParams, load_params
-from ..errors import run_main
+from ..errors import PipelineError, run_main
 from ..files import read_json, write_json
 from ..task import METRICS, TARGET
 
@@ -47,8 +50,22 @@ def load_model(model_path: Path, test_path: Path) -> tuple[Any, pd.DataFrame]:
     import joblib
     import pyarrow.parquet as pq
 
-    first_rows = next(pq.ParquetFile(test_path).iter_batches(batch_size=EXAMPLE_ROWS)).to_pandas()
-    return joblib.load(model_path), first_rows.drop(columns=TARGET)
+    first_rows = next(pq.ParquetFile(test_path).iter_batches(batch_size=EXAMPLE_ROWS), None)
+    if first_rows is None:
+        raise PipelineError(f"{test_path} has no rows: rerun `dvc repro` to prepare the data again")
+    return joblib.load(model_path), first_rows.to_pandas().drop(columns=TARGET)
+
+
+def inputs_key(params: Params, raw_md5: str, model_md5: str, metrics: dict[str, float]) -> str:
+    """A digest of what a run records and of the commit: the same key means the same run."""
+    content = {
+        "commit": tracking.lineage_tags().get("git_commit"),
+        "raw": raw_md5,
+        "model": model_md5,
+        "params": params.flat("prepare", "train", "evaluate"),
+        "metrics": metrics,
+    }
+    return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()
 
 
 def log_run(
@@ -59,19 +76,41 @@ def log_run(
     example: pd.DataFrame,
     metrics: dict[str, float],
     images_dir: Path,
+    key: str,
 ) -> dict[str, str]:
-    """Log one MLflow run: params, the raw data (path and DVC hash), environment, model, metrics and
-    plots; return its ids."""
+    """Log one MLflow run: params, the raw data (path and DVC hash), environment, model, metrics,
+    plots and the inputs' `key` (see inputs_key); return its ids."""
     import mlflow
 
-    with tracking.start_run(experiment_id) as run:
+    with tracking.start_run(experiment_id, inputs_key=key) as run:
         mlflow.log_params(params.flat("prepare", "train", "evaluate"))
         tracking.log_data_source(*raw)
         tracking.log_environment()
         model_uri = tracking.log_model(model, example)
         mlflow.log_metrics(metrics)
         mlflow.log_artifacts(str(images_dir), artifact_path="plots")
+        mlflow.set_tag(tracking.MODEL_URI_TAG, model_uri)
     return {"mlflow_run_id": run.info.run_id, "mlflow_experiment_id": experiment_id, "model_uri": model_uri}
+
+
+def record(
+    experiment_id: str,
+    params: Params,
+    paths: dict[str, Path],
+    metrics: dict[str, float],
+) -> dict[str, str]:
+    """The MLflow run of these inputs (`paths`: raw, test, model, images): the finished one logged
+    before from the same inputs, if any (a rerun after a crash, a forced `dvc repro`), else a new
+    one (see log_run). Return its ids."""
+    with ThreadPoolExecutor(1) as pool:  # hashing releases the GIL: large raw data hashes meanwhile
+        raw_md5 = pool.submit(tracking.file_md5, paths["raw"])
+        model, example = load_model(paths["model"], paths["test"])
+        key = inputs_key(params, raw_md5.result(), tracking.file_md5(paths["model"]), metrics)
+    earlier = tracking.finished_run(experiment_id, key)
+    if earlier is not None:
+        return earlier
+    raw = (paths["raw"], raw_md5.result())
+    return log_run(experiment_id, params, raw, model, example, metrics, paths["images"], key)
 
 
 def register(run: dict[str, str], metrics: dict[str, float], params: RegisterParams) -> dict:
@@ -99,14 +138,16 @@ def main() -> None:
     parser.add_argument("--images", type=Path, required=True, help="folder of the plots evaluate drew")
     parser.add_argument("--out", type=Path, required=True, help="where to write the run ids and decision")
     args = parser.parse_args()
+    paths = {"raw": args.raw, "test": args.test, "model": args.model, "images": args.images}
+    for path in (*paths.values(), args.metrics):
+        if not path.exists():
+            raise PipelineError(
+                f"{path} not found: run `dvc pull` (data) or `dvc repro` (stage outputs) first"
+            )
     params = load_params()
+    metrics = read_json(args.metrics)
     experiment_id = tracking.connect()  # an unreachable tracking server stops us here, before any work
-    with ThreadPoolExecutor(1) as pool:  # hashing releases the GIL: large raw data hashes meanwhile
-        raw_md5 = pool.submit(tracking.file_md5, args.raw)
-        model, example = load_model(args.model, args.test)
-        metrics = read_json(args.metrics)
-        raw = (args.raw, raw_md5.result())
-        run = log_run(experiment_id, params, raw, model, example, metrics, args.images)
+    run = record(experiment_id, params, paths, metrics)
     decision = register(run, metrics, params.registry)
     write_json(args.out, decision)
     if decision["registered"]:
