@@ -71,6 +71,12 @@ BARE_ML = BARE_METRICS + textwrap.dedent(
 )
 
 
+def commit(project: Path, message: str) -> None:
+    """Commit what is staged (possibly nothing) in the project."""
+    identity = ("-c", "user.name=bench", "-c", "user.email=bench@invalid")
+    sh("git", *identity, "commit", "--allow-empty", "-qm", message, cwd=project)
+
+
 def sh(*command: str, cwd: Path) -> str:
     result = subprocess.run(command, cwd=cwd, env=ENV, capture_output=True, text=True)
     if result.returncode != 0:
@@ -92,12 +98,16 @@ def median_seconds(action: Callable[[], object], repeats: int) -> float:
     return statistics.median(seconds(action) for _ in range(repeats))
 
 
-def interleaved_medians(actions: list[Callable[[], object]], repeats: int) -> list[float]:
+def interleaved_medians(
+    actions: list[Callable[[], object]], repeats: int, before_each: Callable[[], object] | None = None
+) -> list[float]:
     """Median seconds of each action, run in turns (one of each per round), so that the machine's
-    drift during the measurement affects them alike."""
+    drift during the measurement affects them alike. `before_each` runs untimed before each action."""
     times: list[list[float]] = [[] for _ in actions]
     for _ in range(repeats):
         for action, taken in zip(actions, times, strict=True):
+            if before_each is not None:
+                before_each()
             taken.append(seconds(action))
     return [statistics.median(taken) for taken in times]
 
@@ -171,7 +181,10 @@ def measure_first_model(scratch: Path, repeats: int) -> list[tuple[str, str, str
 def measure_overhead(
     project: Path, data: str, target: str, repeats: int, digits: int
 ) -> list[tuple[str, str, str]]:
-    """(3): `dvc repro -f` against the bare ML work, with and without the pictures, run in turns."""
+    """(3): `dvc repro -f` against the bare ML work, with and without the pictures, run in turns.
+
+    register reuses the MLflow run of a rerun on the same inputs and commit, so each round starts
+    on a new (empty) commit: every measured `dvc repro -f` logs a whole new run."""
     forced, bare, metrics_only = interleaved_medians(
         [
             lambda: dvc(project, "repro", "--force"),
@@ -179,6 +192,7 @@ def measure_overhead(
             lambda: sh(sys.executable, "-c", BARE_METRICS, cwd=project),
         ],
         repeats,
+        before_each=lambda: commit(project, "bench: a new commit, so that register logs a new run"),
     )
     return [
         (
@@ -212,17 +226,7 @@ def measure_repro(scratch: Path, repeats: int) -> list[tuple[str, str, str]]:
 def measure_sweep(scratch: Path) -> list[tuple[str, str, str]]:
     project = first_model(scratch / "sweep")
     sh("git", "add", "--all", cwd=project)
-    sh(
-        "git",
-        "-c",
-        "user.name=bench",
-        "-c",
-        "user.email=bench@invalid",
-        "commit",
-        "-qm",
-        "baseline",
-        cwd=project,
-    )
+    commit(project, "baseline")
     parallel = seconds(lambda: sweep(project, first=11, jobs=2))
     serial = seconds(lambda: sweep(project, first=21, jobs=1))
     return [
