@@ -99,15 +99,15 @@ def median_seconds(action: Callable[[], object], repeats: int) -> float:
 
 
 def interleaved_medians(
-    actions: list[Callable[[], object]], repeats: int, before_each: Callable[[], object] | None = None
+    actions: list[Callable[[], object]], repeats: int, before_round: Callable[[], object] | None = None
 ) -> list[float]:
     """Median seconds of each action, run in turns (one of each per round), so that the machine's
-    drift during the measurement affects them alike. `before_each` runs untimed before each action."""
+    drift during the measurement affects them alike. `before_round` runs untimed before each round."""
     times: list[list[float]] = [[] for _ in actions]
     for _ in range(repeats):
+        if before_round is not None:
+            before_round()
         for action, taken in zip(actions, times, strict=True):
-            if before_each is not None:
-                before_each()
             taken.append(seconds(action))
     return [statistics.median(taken) for taken in times]
 
@@ -192,7 +192,7 @@ def measure_overhead(
             lambda: sh(sys.executable, "-c", BARE_METRICS, cwd=project),
         ],
         repeats,
-        before_each=lambda: commit(project, "bench: a new commit, so that register logs a new run"),
+        before_round=lambda: commit(project, "bench: a new commit, so that register logs a new run"),
     )
     return [
         (

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Callable
 from contextlib import closing
 from pathlib import Path
 
@@ -42,6 +43,14 @@ def run_started(project: Path) -> bool:
         return False
 
 
+def wait_for(condition: Callable[[], bool], repro: subprocess.Popen, deadline: float, what: str) -> None:
+    """Poll `condition` until it holds; fail if `repro` ends first or the deadline passes."""
+    while not condition():
+        assert repro.poll() is None, f"repro ended before {what}:\n{repro.stdout.read()}"
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+
+
 def start(command: list[str], project: Path) -> subprocess.Popen:
     """Start a command in its own process group (so kill -9 reaches DVC and its stage)."""
     return subprocess.Popen(
@@ -65,15 +74,10 @@ def test_kill_9_mid_stage_then_repro_completes_cleanly(
     project = bake(tmp_path)
     repro = start([sys.executable, "-m", "dvc", "repro"], project)
     deadline = time.monotonic() + 120
-    while not stage_running(project, stage):
-        assert repro.poll() is None, f"repro ended before {stage} was caught:\n{repro.stdout.read()}"
-        assert time.monotonic() < deadline
-        time.sleep(0.02)
+    wait_for(lambda: stage_running(project, stage), repro, deadline, f"{stage} was caught")
     # Kill well into the stage's work (for register: once its MLflow run has started).
     if stage == "register":
-        while not run_started(project):
-            assert repro.poll() is None and time.monotonic() < deadline
-            time.sleep(0.02)
+        wait_for(lambda: run_started(project), repro, deadline, "register's MLflow run started")
     time.sleep({"train": 0.5, "evaluate": 2.0, "register": 0.3}[stage])
     os.killpg(repro.pid, signal.SIGKILL)
     repro.wait()

@@ -40,7 +40,7 @@ def record_run(raw: Path, out: Path, params: Params, metrics: dict) -> dict:
         "model": out / "model.joblib",
         "images": out / "live" / "plots" / "images",
     }
-    return record(tracking.connect(), params, paths, metrics)
+    return record(tracking.connect(), params, paths, tracking.file_md5(raw), metrics)
 
 
 def test_prepare_splits_all_rows_reproducibly(tiny_raw: Path, tmp_path: Path, params: Params) -> None:

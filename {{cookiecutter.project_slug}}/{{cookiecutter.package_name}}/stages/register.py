@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 
 CANDIDATE_ALIAS = "staging"
 EXAMPLE_ROWS = 5  # test rows stored with the model as its input example
+LOGGED_PARAMS = ("prepare", "train", "evaluate")  # params.yaml sections the run records
 
 
 def gate_failures(metrics: dict[str, float], gate: dict[str, float]) -> list[str]:
@@ -62,7 +63,7 @@ def inputs_key(params: Params, raw_md5: str, model_md5: str, metrics: dict[str, 
         "commit": tracking.lineage_tags().get("git_commit"),
         "raw": raw_md5,
         "model": model_md5,
-        "params": params.flat("prepare", "train", "evaluate"),
+        "params": params.flat(*LOGGED_PARAMS),
         "metrics": metrics,
     }
     return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()
@@ -83,7 +84,7 @@ def log_run(
     import mlflow
 
     with tracking.start_run(experiment_id, inputs_key=key) as run:
-        mlflow.log_params(params.flat("prepare", "train", "evaluate"))
+        mlflow.log_params(params.flat(*LOGGED_PARAMS))
         tracking.log_data_source(*raw)
         tracking.log_environment()
         model_uri = tracking.log_model(model, example)
@@ -97,19 +98,18 @@ def record(
     experiment_id: str,
     params: Params,
     paths: dict[str, Path],
+    raw_md5: str,
     metrics: dict[str, float],
 ) -> dict[str, str]:
-    """The MLflow run of these inputs (`paths`: raw, test, model, images): the finished one logged
-    before from the same inputs, if any (a rerun after a crash, a forced `dvc repro`), else a new
-    one (see log_run). Return its ids."""
-    with ThreadPoolExecutor(1) as pool:  # hashing releases the GIL: large raw data hashes meanwhile
-        raw_md5 = pool.submit(tracking.file_md5, paths["raw"])
-        model, example = load_model(paths["model"], paths["test"])
-        key = inputs_key(params, raw_md5.result(), tracking.file_md5(paths["model"]), metrics)
+    """The MLflow run of these inputs (`paths`: raw, test, model, images; `raw_md5`: the raw data's
+    DVC hash): the finished one logged before from the same inputs, if any (a rerun after a crash,
+    a forced `dvc repro`), else a new one (see log_run). Return its ids."""
+    key = inputs_key(params, raw_md5, tracking.file_md5(paths["model"]), metrics)
     earlier = tracking.finished_run(experiment_id, key)
     if earlier is not None:
         return earlier
-    raw = (paths["raw"], raw_md5.result())
+    model, example = load_model(paths["model"], paths["test"])
+    raw = (paths["raw"], raw_md5)
     return log_run(experiment_id, params, raw, model, example, metrics, paths["images"], key)
 
 
@@ -146,8 +146,10 @@ def main() -> None:
             )
     params = load_params()
     metrics = read_json(args.metrics)
-    experiment_id = tracking.connect()  # an unreachable tracking server stops us here, before any work
-    run = record(experiment_id, params, paths, metrics)
+    with ThreadPoolExecutor(1) as pool:  # hashing releases the GIL: large raw data hashes while MLflow starts
+        raw_md5 = pool.submit(tracking.file_md5, args.raw)
+        experiment_id = tracking.connect()  # an unreachable tracking server stops us here, before any work
+        run = record(experiment_id, params, paths, raw_md5.result(), metrics)
     decision = register(run, metrics, params.registry)
     write_json(args.out, decision)
     if decision["registered"]:
