@@ -140,32 +140,23 @@ def create_experiment(name: str, local: bool) -> str:
 
 
 @contextmanager
-def start_run(experiment_id: str, inputs_key: str) -> Iterator[ActiveRun]:
-    """Start a run tagged with its lineage, its inputs' key and its process, after ending runs of
-    killed processes."""
+def start_run(experiment_id: str, tags: dict[str, str]) -> Iterator[ActiveRun]:
+    """Start a run with these tags and its process's, after ending runs of killed processes."""
     import mlflow
 
     end_abandoned_runs(experiment_id)
-    tags = {
-        **lineage_tags(),
-        INPUTS_KEY_TAG: inputs_key,
-        "host": socket.gethostname(),
-        "pid": str(os.getpid()),
-    }
+    tags = {**tags, "host": socket.gethostname(), "pid": str(os.getpid())}
     with mlflow.start_run(experiment_id=experiment_id, tags=tags) as run:
         yield run
 
 
-def finished_run(experiment_id: str, inputs_key: str) -> dict[str, str] | None:
-    """The ids of a finished run of the experiment with this inputs' key and a logged model, if any."""
+def finished_run(experiment_id: str, inputs_key: str) -> tuple[str, str] | None:
+    """(run id, model URI) of a finished run of the experiment with this inputs' key and a logged
+    model, if any."""
     found = f"attributes.status = 'FINISHED' and tags.{INPUTS_KEY_TAG} = '{inputs_key}'"
     for run in client().search_runs([experiment_id], filter_string=found, max_results=10):
         if MODEL_URI_TAG in run.data.tags:
-            return {
-                "mlflow_run_id": run.info.run_id,
-                "mlflow_experiment_id": experiment_id,
-                "model_uri": run.data.tags[MODEL_URI_TAG],
-            }
+            return run.info.run_id, run.data.tags[MODEL_URI_TAG]
     return None
 
 

@@ -57,10 +57,12 @@ def load_model(model_path: Path, test_path: Path) -> tuple[Any, pd.DataFrame]:
     return joblib.load(model_path), first_rows.to_pandas().drop(columns=TARGET)
 
 
-def inputs_key(params: Params, raw_md5: str, model_md5: str, metrics: dict[str, float]) -> str:
-    """A digest of what a run records and of the commit: the same key means the same run."""
+def inputs_key(
+    commit: str | None, params: Params, raw_md5: str, model_md5: str, metrics: dict[str, float]
+) -> str:
+    """A digest of the commit and of what a run records: the same key means the same run."""
     content = {
-        "commit": tracking.lineage_tags().get("git_commit"),
+        "commit": commit,
         "raw": raw_md5,
         "model": model_md5,
         "params": params.flat(*LOGGED_PARAMS),
@@ -77,13 +79,13 @@ def log_run(
     example: pd.DataFrame,
     metrics: dict[str, float],
     images_dir: Path,
-    key: str,
+    tags: dict[str, str],
 ) -> dict[str, str]:
-    """Log one MLflow run: params, the raw data (path and DVC hash), environment, model, metrics,
-    plots and the inputs' `key` (see inputs_key); return its ids."""
+    """Log one MLflow run with these tags: params, the raw data (path and DVC hash), environment,
+    model, metrics and plots; return its ids."""
     import mlflow
 
-    with tracking.start_run(experiment_id, inputs_key=key) as run:
+    with tracking.start_run(experiment_id, tags) as run:
         mlflow.log_params(params.flat(*LOGGED_PARAMS))
         tracking.log_data_source(*raw)
         tracking.log_environment()
@@ -91,7 +93,12 @@ def log_run(
         mlflow.log_metrics(metrics)
         mlflow.log_artifacts(str(images_dir), artifact_path="plots")
         mlflow.set_tag(tracking.MODEL_URI_TAG, model_uri)
-    return {"mlflow_run_id": run.info.run_id, "mlflow_experiment_id": experiment_id, "model_uri": model_uri}
+    return run_ids(run.info.run_id, experiment_id, model_uri)
+
+
+def run_ids(run_id: str, experiment_id: str, model_uri: str) -> dict[str, str]:
+    """What the decision file records of the run."""
+    return {"mlflow_run_id": run_id, "mlflow_experiment_id": experiment_id, "model_uri": model_uri}
 
 
 def record(
@@ -104,13 +111,15 @@ def record(
     """The MLflow run of these inputs (`paths`: raw, test, model, images; `raw_md5`: the raw data's
     DVC hash): the finished one logged before from the same inputs, if any (a rerun after a crash,
     a forced `dvc repro`), else a new one (see log_run). Return its ids."""
-    key = inputs_key(params, raw_md5, tracking.file_md5(paths["model"]), metrics)
+    lineage = tracking.lineage_tags()
+    key = inputs_key(lineage.get("git_commit"), params, raw_md5, tracking.file_md5(paths["model"]), metrics)
     earlier = tracking.finished_run(experiment_id, key)
     if earlier is not None:
-        return earlier
+        return run_ids(earlier[0], experiment_id, earlier[1])
     model, example = load_model(paths["model"], paths["test"])
     raw = (paths["raw"], raw_md5)
-    return log_run(experiment_id, params, raw, model, example, metrics, paths["images"], key)
+    tags = {**lineage, tracking.INPUTS_KEY_TAG: key}
+    return log_run(experiment_id, params, raw, model, example, metrics, paths["images"], tags)
 
 
 def register(run: dict[str, str], metrics: dict[str, float], params: RegisterParams) -> dict:
