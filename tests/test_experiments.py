@@ -26,6 +26,34 @@ def exp_show(project: Path) -> dict[str, dict]:
     return found
 
 
+def project_runs(project: Path) -> tuple[MlflowClient, list]:
+    """A client on the project's SQLite store, and every run of the project's experiment."""
+    client = MlflowClient(tracking_uri=f"sqlite:///{project / 'mlflow.db'}")
+    experiment = client.get_experiment_by_name(project.name)
+    return client, client.search_runs([experiment.experiment_id])
+
+
+def runs_by_experiment(project: Path, runs: list) -> dict:
+    """DVC experiment name -> its MLflow run, checking what parallel experiments must not break:
+    every run finished, one run per experiment, the run ids that `dvc exp show` lists, no store
+    left in DVC's temporary workspaces, no "database is locked" in any experiment's log."""
+    by_exp = {}
+    for logged in runs:
+        assert logged.info.status == "FINISHED"
+        name = logged.data.tags.get("dvc_exp_name")
+        if name:
+            assert name not in by_exp, f"two MLflow runs for experiment {name}"
+            by_exp[name] = logged
+    shown = exp_show(project)
+    assert set(by_exp) == set(shown)
+    for name, decision in shown.items():
+        assert decision["mlflow_run_id"] == by_exp[name].info.run_id
+    assert not list((project / ".dvc" / "tmp" / "exps").glob("**/mlflow.db"))  # no stray stores
+    for name in by_exp:
+        assert "database is locked" not in dvc(project, "queue", "logs", name)
+    return by_exp
+
+
 def test_queued_parallel_experiments_each_log_one_run_into_the_project_store(tmp_path: Path) -> None:
     project = bake(tmp_path)
     dvc(project, "repro")
@@ -54,25 +82,12 @@ def test_queued_parallel_experiments_each_log_one_run_into_the_project_store(tmp
     logs = run([sys.executable, "-m", "dvc", "queue", "logs", "bad-value"], project, check=False).stdout
     assert "train.n_estimators must be a valid integer, got 'abc'" in logs
 
-    client = MlflowClient(tracking_uri=f"sqlite:///{project / 'mlflow.db'}")
-    experiment = client.get_experiment_by_name(project.name)
-    runs = client.search_runs([experiment.experiment_id])
-    by_exp = {}
-    for logged in runs:
-        assert logged.info.status == "FINISHED"
-        name = logged.data.tags.get("dvc_exp_name")
-        if name:
-            assert name not in by_exp, f"two MLflow runs for experiment {name}"
-            by_exp[name] = logged
+    client, runs = project_runs(project)
     assert len(runs) == 1 + 4  # the baseline repro and one per successful experiment
-    shown = exp_show(project)
-    assert set(by_exp) == set(shown) and "bad-value" not in by_exp
-    for name, decision in shown.items():
-        assert decision["mlflow_run_id"] == by_exp[name].info.run_id
-        assert by_exp[name].data.params["train.n_estimators"] in ("10", "20")
-    assert not list((project / ".dvc" / "tmp" / "exps").glob("**/mlflow.db"))  # no stray stores
-    for name in by_exp:
-        assert "database is locked" not in dvc(project, "queue", "logs", name)
+    by_exp = runs_by_experiment(project, runs)
+    assert "bad-value" not in by_exp
+    for logged in by_exp.values():
+        assert logged.data.params["train.n_estimators"] in ("10", "20")
 
     # Adopting the best experiment reruns nothing and registers nothing again.
     best = max(by_exp, key=lambda name: by_exp[name].data.metrics["f1_macro"])
@@ -95,3 +110,28 @@ def test_a_sweep_with_nothing_to_run_says_so_without_starting_workers(tmp_path: 
     assert result.returncode == 1
     assert "nothing to run: give a grid with -S" in result.stderr
     assert not list((project / ".dvc" / "tmp" / "exps").glob("celery/*.pid"))  # no worker started
+
+
+def test_four_parallel_jobs_on_a_new_store_each_log_one_run_and_version(tmp_path: Path) -> None:
+    """The most jobs the issue asks for, on a store no run has used yet: four experiments start
+    together, create the MLflow experiment and register into the one SQLite file at once."""
+    project = bake(tmp_path)
+    sweep = [sys.executable, "-m", "wine_quality.sweep", "-S", "train.n_estimators=5,6,7,8", "--jobs", "4"]
+    result = run(sweep, project, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "sweep: 4/4 done" in result.stdout
+
+    client, runs = project_runs(project)
+    assert len(runs) == 4
+    by_exp = runs_by_experiment(project, runs)
+    assert sorted(logged.data.params["train.n_estimators"] for logged in by_exp.values()) == [
+        "5",
+        "6",
+        "7",
+        "8",
+    ]
+    versions = client.search_model_versions(f"name = '{project.name}'")
+    registered = [decision for decision in exp_show(project).values() if decision["registered"]]
+    assert registered, "no experiment passed the gate: the test checks nothing about versions"
+    assert sorted(int(v.version) for v in versions) == list(range(1, len(registered) + 1))
+    assert {v.run_id for v in versions} == {decision["mlflow_run_id"] for decision in registered}

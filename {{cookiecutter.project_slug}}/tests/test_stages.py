@@ -6,6 +6,7 @@ import json
 import os
 import socket
 import subprocess
+from contextlib import closing
 from pathlib import Path
 
 import joblib
@@ -193,6 +194,45 @@ def test_runs_of_killed_processes_are_ended_before_a_new_run(mlflow_store: str) 
     tracking.end_abandoned_runs(experiment_id)
     assert tracking.client().get_run(abandoned.info.run_id).info.status == "KILLED"
     assert tracking.client().get_run(alive.info.run_id).info.status == "RUNNING"
+
+
+def test_data_another_run_just_added_to_the_store_is_linked_not_an_error(
+    tiny_raw: Path, mlflow_store: str
+) -> None:
+    """Parallel experiments on data new to the store race to add its dataset row. Here another
+    connection adds the row just before MLflow's own insert, as the winning run would."""
+    import sqlite3
+
+    import mlflow
+    from sqlalchemy import Engine, event
+
+    experiment_id = tracking.connect()
+    md5 = tracking.file_md5(tiny_raw)
+    database = mlflow_store.removeprefix("sqlite:///")
+    raced = []
+
+    def add_the_row_first(connection, cursor, statement, parameters, context, executemany) -> None:
+        if statement.startswith("INSERT INTO datasets") and not raced:
+            raced.append(statement)
+            with closing(sqlite3.connect(database)) as other, other:
+                other.execute(
+                    "INSERT INTO datasets (dataset_uuid, experiment_id, name, digest, dataset_source_type, "
+                    "dataset_source) VALUES ('winner', ?, ?, ?, 'local', '{}')",
+                    (int(experiment_id), tiny_raw.name, md5),
+                )
+
+    event.listen(Engine, "before_cursor_execute", add_the_row_first)
+    try:
+        with mlflow.start_run(experiment_id=experiment_id) as run:
+            tracking.log_data_source(tiny_raw, md5)
+    finally:
+        event.remove(Engine, "before_cursor_execute", add_the_row_first)
+    assert raced, "MLflow never inserted a dataset row: the race was not staged"
+    logged = tracking.client().get_run(run.info.run_id)
+    assert logged.info.status == "FINISHED"
+    assert [item.dataset.digest for item in logged.inputs.dataset_inputs] == [md5]
+    with closing(sqlite3.connect(database)) as store:
+        assert store.execute("SELECT dataset_uuid FROM datasets").fetchall() == [("winner",)]
 
 
 def test_a_failed_write_leaves_the_previous_output_intact(tmp_path: Path) -> None:

@@ -43,6 +43,7 @@ INPUTS_KEY_TAG = "inputs_key"  # a digest of what the run records (stages.regist
 # Fail within seconds when a tracking server is down, instead of MLflow's default ~4 minutes of retries.
 HTTP_DEFAULTS = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2", "MLFLOW_HTTP_REQUEST_TIMEOUT": "15"}
 SERVER_CHECK_SECONDS = 5
+DATASET_ATTEMPTS = 3  # see log_data_source
 
 
 def project_root() -> Path:
@@ -215,11 +216,27 @@ def log_data_source(path: Path, md5: str) -> None:
     import mlflow
     from mlflow.data.dataset_source_registry import get_dataset_source_from_json
     from mlflow.data.meta_dataset import MetaDataset
+    from mlflow.exceptions import MlflowException
 
     source = get_dataset_source_from_json(json.dumps({"uri": path.as_posix()}), source_type="local")
     dataset = MetaDataset(source, name=path.name, digest=md5)
-    mlflow.log_input(dataset, context="training")
+    for attempt in range(1, DATASET_ATTEMPTS + 1):
+        try:
+            mlflow.log_input(dataset, context="training")
+            break
+        except MlflowException as error:
+            # Parallel runs on data new to the experiment race to add its dataset row: MLflow looks
+            # for the row, then inserts it, and the store refuses the second insert. Logging the
+            # input again finds the row the other run added and links to it.
+            if attempt == DATASET_ATTEMPTS or not is_duplicate_key(error):
+                raise
     mlflow.set_tags({"dvc_data_path": str(path), "dvc_data_md5": md5})
+
+
+def is_duplicate_key(error: Exception) -> bool:
+    """Whether a store refused a row that another process had just added (SQLite, PostgreSQL, MySQL)."""
+    message = str(error)
+    return any(text in message for text in ("UNIQUE constraint failed", "duplicate key value", "Duplicate entry"))
 
 
 def log_environment() -> None:
