@@ -44,6 +44,8 @@ INPUTS_KEY_TAG = "inputs_key"  # a digest of what the run records (stages.regist
 HTTP_DEFAULTS = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2", "MLFLOW_HTTP_REQUEST_TIMEOUT": "15"}
 SERVER_CHECK_SECONDS = 5
 DATASET_ATTEMPTS = 3  # see log_data_source
+# How SQLite, PostgreSQL and MySQL word a refused duplicate row.
+DUPLICATE_ROW_MESSAGES = ("UNIQUE constraint failed", "duplicate key value", "Duplicate entry")
 
 
 def project_root() -> Path:
@@ -234,9 +236,8 @@ def log_data_source(path: Path, md5: str) -> None:
 
 
 def is_duplicate_key(error: Exception) -> bool:
-    """Whether a store refused a row that another process had just added (SQLite, PostgreSQL, MySQL)."""
-    message = str(error)
-    return any(text in message for text in ("UNIQUE constraint failed", "duplicate key value", "Duplicate entry"))
+    """Whether a store refused a row that another process had just added."""
+    return any(text in str(error) for text in DUPLICATE_ROW_MESSAGES)
 
 
 def log_environment() -> None:
