@@ -44,8 +44,8 @@ INPUTS_KEY_TAG = "inputs_key"  # a digest of what the run records (stages.regist
 HTTP_DEFAULTS = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2", "MLFLOW_HTTP_REQUEST_TIMEOUT": "15"}
 SERVER_CHECK_SECONDS = 5
 DATASET_ATTEMPTS = 3  # see log_data_source
-# How SQLite, PostgreSQL and MySQL word a refused duplicate row.
-DUPLICATE_ROW_MESSAGES = ("UNIQUE constraint failed", "duplicate key value", "Duplicate entry")
+# How SQLite, PostgreSQL or SQL Server, and MySQL word a refused duplicate row.
+DUPLICATE_ROW_MESSAGES = ("UNIQUE constraint failed", "duplicate key", "Duplicate entry")
 
 
 def project_root() -> Path:
@@ -228,15 +228,15 @@ def log_data_source(path: Path, md5: str) -> None:
             break
         except MlflowException as error:
             # Parallel runs on data new to the experiment race to add its dataset row: MLflow looks
-            # for the row, then inserts it, and the store refuses the second insert. Logging the
-            # input again finds the row the other run added and links to it.
-            if attempt == DATASET_ATTEMPTS or not is_duplicate_key(error):
+            # for the row, then inserts it, and the store refuses the second insert. The refused
+            # call is rolled back whole; logging again finds the other run's row and links to it.
+            if attempt == DATASET_ATTEMPTS or not is_duplicate_row(error):
                 raise
     mlflow.set_tags({"dvc_data_path": str(path), "dvc_data_md5": md5})
 
 
-def is_duplicate_key(error: Exception) -> bool:
-    """Whether a store refused a row that another process had just added."""
+def is_duplicate_row(error: Exception) -> bool:
+    """Whether a store refused to insert a row because one with the same key is already there."""
     return any(text in str(error) for text in DUPLICATE_ROW_MESSAGES)
 
 

@@ -81,8 +81,8 @@ def log_run(
     images_dir: Path,
     tags: dict[str, str],
 ) -> dict[str, str]:
-    """Log one MLflow run with these tags: params, the raw data (path and DVC hash), environment,
-    model, metrics and plots; return its ids."""
+    """Log one MLflow run tagged with `tags`: its params, the raw data (path and DVC hash), the
+    environment, model, metrics and plots; return its ids."""
     import mlflow
 
     with tracking.start_run(experiment_id, tags) as run:
@@ -115,7 +115,8 @@ def record(
     key = inputs_key(lineage.get("git_commit"), params, raw_md5, tracking.file_md5(paths["model"]), metrics)
     earlier = tracking.finished_run(experiment_id, key)
     if earlier is not None:
-        return run_ids(earlier[0], experiment_id, earlier[1])
+        run_id, model_uri = earlier
+        return run_ids(run_id, experiment_id, model_uri)
     model, example = load_model(paths["model"], paths["test"])
     raw = (paths["raw"], raw_md5)
     tags = {**lineage, tracking.INPUTS_KEY_TAG: key}
