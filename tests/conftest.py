@@ -79,6 +79,18 @@ def dvc(project: Path, *args: str) -> str:
     return run([sys.executable, "-m", "dvc", *args], cwd=project).stdout
 
 
+def exp_show(project: Path) -> dict[str, dict]:
+    """Experiment name -> its registration.json, for the experiments `dvc exp show --json` lists."""
+    found = {}
+    for baseline in json.loads(dvc(project, "exp", "show", "--json")):
+        for experiment in baseline.get("experiments") or []:
+            for rev in experiment["revs"]:
+                if rev.get("error"):
+                    continue  # a failed experiment
+                found[rev["name"]] = rev["data"]["metrics"]["reports/registration.json"]["data"]
+    return found
+
+
 @pytest.fixture(scope="session")
 def generated(tmp_path_factory: pytest.TempPathFactory):
     """combo -> a freshly generated project (generated once per session, never modified)."""

@@ -8,22 +8,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import bake, dvc, run
+from conftest import bake, dvc, exp_show, run
 from mlflow import MlflowClient
 
 pytestmark = pytest.mark.xdist_group("experiments")
-
-
-def exp_show(project: Path) -> dict[str, dict]:
-    """Experiment name -> its registration.json, for the experiments `dvc exp show --json` lists."""
-    found = {}
-    for baseline in json.loads(dvc(project, "exp", "show", "--json")):
-        for experiment in baseline.get("experiments") or []:
-            for rev in experiment["revs"]:
-                if rev.get("error"):
-                    continue  # a failed experiment
-                found[rev["name"]] = rev["data"]["metrics"]["reports/registration.json"]["data"]
-    return found
 
 
 def project_runs(project: Path) -> tuple[MlflowClient, list]:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import TEMPLATE, bake, dvc_lock_hashes, run
+from conftest import TEMPLATE, bake, dvc_lock_hashes, exp_show, run
 from team_stack import ARTIFACT_BUCKET, AWS_ENV, DVC_BUCKET, TeamStack, free_port, postgres_bin
 
 pytestmark = pytest.mark.xdist_group("team")
@@ -145,6 +145,29 @@ def test_fresh_clone_pulls_and_reproduces_byte_identical(
 
 def server_versions(stack: TeamStack, name: str) -> list[str]:
     return sorted(v.version for v in client(stack.tracking_uri).search_model_versions(f"name = '{name}'"))
+
+
+def test_four_parallel_experiments_each_log_one_run_and_version_on_the_server(
+    stack: TeamStack, tmp_path: Path
+) -> None:
+    """`make sweep` with 4 jobs against the tracking server, on a project and data it has not seen."""
+    project = bake_team(stack, tmp_path, "team-sweep")
+    sweep = [sys.executable, "-m", "team_sweep.sweep", "-S", "train.n_estimators=5,6,7,8", "--jobs", "4"]
+    result = run(sweep, project, check=False, env=stack.client_env())
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "sweep: 4/4 done (0 failed)" in result.stdout
+
+    server = client(stack.tracking_uri)
+    experiment = server.get_experiment_by_name("team-sweep")
+    runs = server.search_runs([experiment.experiment_id])
+    assert all(logged.info.status == "FINISHED" for logged in runs)
+    by_exp = {logged.data.tags["dvc_exp_name"]: logged.info.run_id for logged in runs}
+    assert len(by_exp) == len(runs) == 4
+    shown = exp_show(project)
+    assert {name: decision["mlflow_run_id"] for name, decision in shown.items()} == by_exp
+    registered = {decision["mlflow_run_id"] for decision in shown.values() if decision["registered"]}
+    versions = server.search_model_versions("name = 'team-sweep'")
+    assert registered and {version.run_id for version in versions} == registered
 
 
 def test_no_secret_reaches_a_committed_file_or_the_server(stack: TeamStack, team_project: Path) -> None:
