@@ -91,6 +91,27 @@ def exp_show(project: Path) -> dict[str, dict]:
     return found
 
 
+def checked_runs_by_experiment(project: Path, runs: list) -> dict:
+    """DVC experiment name -> its MLflow run, checking what parallel experiments must not break:
+    every run finished, one run per experiment, the run ids that `dvc exp show` lists, no store
+    left in DVC's temporary workspaces, no "database is locked" in any experiment's log."""
+    by_exp = {}
+    for logged in runs:
+        assert logged.info.status == "FINISHED"
+        name = logged.data.tags.get("dvc_exp_name")
+        if name:
+            assert name not in by_exp, f"two MLflow runs for experiment {name}"
+            by_exp[name] = logged
+    shown = exp_show(project)
+    assert set(by_exp) == set(shown)
+    for name, decision in shown.items():
+        assert decision["mlflow_run_id"] == by_exp[name].info.run_id
+    assert not list((project / ".dvc" / "tmp" / "exps").glob("**/mlflow.db"))  # no stray stores
+    for name in by_exp:
+        assert "database is locked" not in dvc(project, "queue", "logs", name)
+    return by_exp
+
+
 @pytest.fixture(scope="session")
 def generated(tmp_path_factory: pytest.TempPathFactory):
     """combo -> a freshly generated project (generated once per session, never modified)."""

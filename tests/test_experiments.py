@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import bake, dvc, exp_show, run
+from conftest import bake, checked_runs_by_experiment, dvc, exp_show, run
 from mlflow import MlflowClient
 
 pytestmark = pytest.mark.xdist_group("experiments")
@@ -19,27 +19,6 @@ def project_runs(project: Path) -> tuple[MlflowClient, list]:
     client = MlflowClient(tracking_uri=f"sqlite:///{project / 'mlflow.db'}")
     experiment = client.get_experiment_by_name(project.name)
     return client, client.search_runs([experiment.experiment_id])
-
-
-def checked_runs_by_experiment(project: Path, runs: list) -> dict:
-    """DVC experiment name -> its MLflow run, checking what parallel experiments must not break:
-    every run finished, one run per experiment, the run ids that `dvc exp show` lists, no store
-    left in DVC's temporary workspaces, no "database is locked" in any experiment's log."""
-    by_exp = {}
-    for logged in runs:
-        assert logged.info.status == "FINISHED"
-        name = logged.data.tags.get("dvc_exp_name")
-        if name:
-            assert name not in by_exp, f"two MLflow runs for experiment {name}"
-            by_exp[name] = logged
-    shown = exp_show(project)
-    assert set(by_exp) == set(shown)
-    for name, decision in shown.items():
-        assert decision["mlflow_run_id"] == by_exp[name].info.run_id
-    assert not list((project / ".dvc" / "tmp" / "exps").glob("**/mlflow.db"))  # no stray stores
-    for name in by_exp:
-        assert "database is locked" not in dvc(project, "queue", "logs", name)
-    return by_exp
 
 
 def test_queued_parallel_experiments_each_log_one_run_into_the_project_store(tmp_path: Path) -> None:

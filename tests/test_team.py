@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import TEMPLATE, bake, dvc_lock_hashes, exp_show, run
+from conftest import TEMPLATE, bake, checked_runs_by_experiment, dvc_lock_hashes, exp_show, run
 from team_stack import ARTIFACT_BUCKET, AWS_ENV, DVC_BUCKET, TeamStack, free_port, postgres_bin
 
 pytestmark = pytest.mark.xdist_group("team")
@@ -160,12 +160,10 @@ def test_four_parallel_experiments_each_log_one_run_and_version_on_the_server(
     server = client(stack.tracking_uri)
     experiment = server.get_experiment_by_name("team-sweep")
     runs = server.search_runs([experiment.experiment_id])
-    assert all(logged.info.status == "FINISHED" for logged in runs)
-    by_exp = {logged.data.tags["dvc_exp_name"]: logged.info.run_id for logged in runs}
-    assert len(by_exp) == len(runs) == 4
-    shown = exp_show(project)
-    assert {name: decision["mlflow_run_id"] for name, decision in shown.items()} == by_exp
-    registered = {decision["mlflow_run_id"] for decision in shown.values() if decision["registered"]}
+    assert len(runs) == len(checked_runs_by_experiment(project, runs)) == 4
+    registered = {
+        decision["mlflow_run_id"] for decision in exp_show(project).values() if decision["registered"]
+    }
     versions = server.search_model_versions("name = 'team-sweep'")
     assert registered and {version.run_id for version in versions} == registered
 
