@@ -43,6 +43,9 @@ def test_queued_parallel_experiments_each_log_one_run_into_the_project_store(tmp
     assert result.returncode == 1, result.stdout + result.stderr
     assert "sweep: 5/5 done (1 failed)" in result.stdout
     assert "error: 1 experiment(s) failed" in result.stderr
+    # The end of the failed experiment's log, with its own message, is printed.
+    assert "--- bad-value: the end of `dvc queue logs bad-value`" in result.stderr
+    assert "train.n_estimators must be a valid integer, got 'abc'" in result.stderr
 
     status = dvc(project, "queue", "status")
     assert status.count("Success") == 4 and status.count("Failed") == 1, status

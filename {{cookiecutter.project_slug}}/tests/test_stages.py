@@ -6,7 +6,8 @@ import json
 import os
 import socket
 import subprocess
-from contextlib import closing
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
 from pathlib import Path
 
 import joblib
@@ -196,43 +197,80 @@ def test_runs_of_killed_processes_are_ended_before_a_new_run(mlflow_store: str) 
     assert tracking.client().get_run(alive.info.run_id).info.status == "RUNNING"
 
 
+@contextmanager
+def another_run_inserts_first(database: str, table: str, row: dict) -> Iterator[list[str]]:
+    """Stage a race between parallel runs: just before MLflow's first insert into `table`, another
+    connection inserts `row` there, as the run that wins would. Yields the statements raced."""
+    import sqlite3
+
+    from sqlalchemy import Engine, event
+
+    raced: list[str] = []
+
+    def insert_first(connection, cursor, statement, parameters, context, executemany) -> None:
+        if statement.startswith(f"INSERT INTO {table} ") and not raced:
+            raced.append(statement)
+            with closing(sqlite3.connect(database)) as other, other:
+                columns = ", ".join(row)
+                other.execute(
+                    f"INSERT INTO {table} ({columns}) VALUES ({', '.join('?' * len(row))})",
+                    list(row.values()),
+                )
+
+    event.listen(Engine, "before_cursor_execute", insert_first)
+    try:
+        yield raced
+    finally:
+        event.remove(Engine, "before_cursor_execute", insert_first)
+    assert raced, f"MLflow never inserted into {table}: the race was not staged"
+
+
 def test_data_another_run_just_added_to_the_store_is_linked_not_an_error(
     tiny_raw: Path, mlflow_store: str
 ) -> None:
-    """Parallel experiments on data new to the store race to add its dataset row. Here another
-    connection adds the row just before MLflow's own insert, as the winning run would."""
+    """Parallel experiments on data new to the store race to add its dataset row."""
     import sqlite3
 
     import mlflow
-    from sqlalchemy import Engine, event
 
     experiment_id = tracking.connect()
     md5 = tracking.file_md5(tiny_raw)
     database = mlflow_store.removeprefix("sqlite:///")
-    raced = []
-
-    def add_the_row_first(connection, cursor, statement, parameters, context, executemany) -> None:
-        if statement.startswith("INSERT INTO datasets") and not raced:
-            raced.append(statement)
-            with closing(sqlite3.connect(database)) as other, other:
-                other.execute(
-                    "INSERT INTO datasets (dataset_uuid, experiment_id, name, digest, dataset_source_type, "
-                    "dataset_source) VALUES ('winner', ?, ?, ?, 'local', '{}')",
-                    (int(experiment_id), tiny_raw.name, md5),
-                )
-
-    event.listen(Engine, "before_cursor_execute", add_the_row_first)
-    try:
-        with mlflow.start_run(experiment_id=experiment_id) as run:
-            tracking.log_data_source(tiny_raw, md5)
-    finally:
-        event.remove(Engine, "before_cursor_execute", add_the_row_first)
-    assert raced, "MLflow never inserted a dataset row: the race was not staged"
+    winner = {
+        "dataset_uuid": "winner",
+        "experiment_id": int(experiment_id),
+        "name": tiny_raw.name,
+        "digest": md5,
+        "dataset_source_type": "local",
+        "dataset_source": "{}",
+    }
+    with (
+        another_run_inserts_first(database, "datasets", winner),
+        mlflow.start_run(experiment_id=experiment_id) as run,
+    ):
+        tracking.log_data_source(tiny_raw, md5)
     logged = tracking.client().get_run(run.info.run_id)
     assert logged.info.status == "FINISHED"
     assert [item.dataset.digest for item in logged.inputs.dataset_inputs] == [md5]
     with closing(sqlite3.connect(database)) as store:
         assert store.execute("SELECT dataset_uuid FROM datasets").fetchall() == [("winner",)]
+
+
+def test_an_alias_another_run_just_set_is_moved_not_an_error(tmp_path: Path, mlflow_store: str) -> None:
+    """Parallel experiments that pass the gate on a new registry race to set `staging` first."""
+    tracking.connect()
+    name = "raced-model"
+    tracking.client().create_registered_model(name)
+    first, second = (
+        tracking.client().create_model_version(name, source=(tmp_path / folder).as_uri())
+        for folder in ("first", "second")
+    )
+    winner = {"workspace": "default", "name": name, "alias": CANDIDATE_ALIAS, "version": int(first.version)}
+    with another_run_inserts_first(
+        mlflow_store.removeprefix("sqlite:///"), "registered_model_aliases", winner
+    ):
+        tracking.set_alias(name, CANDIDATE_ALIAS, second.version)
+    assert tracking.version_by_alias(name, CANDIDATE_ALIAS).version == second.version
 
 
 def test_a_failed_write_leaves_the_previous_output_intact(tmp_path: Path) -> None:

@@ -6,7 +6,7 @@
 Each combination becomes one `dvc exp run --queue` experiment; experiments queued earlier run
 too. Progress is printed as experiments finish. Every experiment logs its own MLflow run into
 this project's store; at the end the runs are printed side by side, best first. Exits non-zero
-if any experiment failed, naming it and the command that shows why.
+if any experiment failed, naming it and printing the end of its log.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from pathlib import Path
 from .errors import PipelineError, run_main
 
 FINISHED = ("Success", "Failed")
+LOG_TAIL_LINES = 12  # of a failed experiment's log, printed at the end
 
 
 def dvc(*args: str) -> str:
@@ -132,6 +133,15 @@ def run_queue(waiting: set[str], jobs: int, timeout: float, stall: float = 15.0)
         stop_idle_workers()
 
 
+def log_tail(task: str, lines: int = LOG_TAIL_LINES) -> str:
+    """The last lines of a queued experiment's log (`dvc queue logs`), where its error is."""
+    try:
+        log = dvc("queue", "logs", task)
+    except PipelineError as error:
+        return str(error)
+    return "\n".join(log.rstrip().splitlines()[-lines:])
+
+
 def stop_idle_workers() -> None:
     """Stop DVC queue workers left running after the queue emptied."""
     for pid in worker_pids():
@@ -166,6 +176,8 @@ def main() -> None:
 
     show_runs(limit=max(len(states) + 5, 10))
     failed = sorted(task for task, state in states.items() if state == "Failed")
+    for task in failed:
+        print(f"--- {task}: the end of `dvc queue logs {task}`\n{log_tail(task)}", file=sys.stderr)
     if failed:
         raise PipelineError(
             f"{len(failed)} experiment(s) failed: {', '.join(failed)}; see `dvc queue logs <task>`"

@@ -22,11 +22,11 @@ import sys
 import tomllib
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from importlib.metadata import distributions, version
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlparse
 
 from .errors import PipelineError
@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from mlflow import ActiveRun, MlflowClient
     from mlflow.entities.model_registry import ModelVersion
 
+T = TypeVar("T")
 PACKAGE = __package__.split(".")[0]  # this package, also under `python -m`
 MODEL_ARTIFACT = "model"
 MODEL_URI_TAG = "model_uri"  # the run's logged model
@@ -43,7 +44,7 @@ INPUTS_KEY_TAG = "inputs_key"  # a digest of what the run records (stages.regist
 # Fail within seconds when a tracking server is down, instead of MLflow's default ~4 minutes of retries.
 HTTP_DEFAULTS = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2", "MLFLOW_HTTP_REQUEST_TIMEOUT": "15"}
 SERVER_CHECK_SECONDS = 5
-DATASET_ATTEMPTS = 3  # see log_data_source
+RACE_ATTEMPTS = 3  # see again_if_raced
 # How SQLite, PostgreSQL or SQL Server, and MySQL word a refused duplicate row.
 DUPLICATE_ROW_MESSAGES = ("UNIQUE constraint failed", "duplicate key", "Duplicate entry")
 
@@ -218,21 +219,30 @@ def log_data_source(path: Path, md5: str) -> None:
     import mlflow
     from mlflow.data.dataset_source_registry import get_dataset_source_from_json
     from mlflow.data.meta_dataset import MetaDataset
-    from mlflow.exceptions import MlflowException
 
     source = get_dataset_source_from_json(json.dumps({"uri": path.as_posix()}), source_type="local")
     dataset = MetaDataset(source, name=path.name, digest=md5)
-    for attempt in range(1, DATASET_ATTEMPTS + 1):
-        try:
-            mlflow.log_input(dataset, context="training")
-            break
-        except MlflowException as error:
-            # Parallel runs on data new to the experiment race to add its dataset row: MLflow looks
-            # for the row, then inserts it, and the store refuses the second insert. The refused
-            # call is rolled back whole; logging again finds the other run's row and links to it.
-            if attempt == DATASET_ATTEMPTS or not is_duplicate_row(error):
-                raise
+    # Parallel runs on data new to the experiment race to add its dataset row.
+    again_if_raced(lambda: mlflow.log_input(dataset, context="training"))
     mlflow.set_tags({"dvc_data_path": str(path), "dvc_data_md5": md5})
+
+
+def again_if_raced(write: Callable[[], T]) -> T:
+    """Call `write`, again if a parallel run raced it to add the same row (at most RACE_ATTEMPTS).
+
+    Some MLflow writes look for a row, then insert it (a dataset, an alias); when two runs do so at
+    once, the store refuses the second insert. The refused call is rolled back whole, and the next
+    attempt finds the other run's row and links to it or updates it.
+    """
+    from mlflow.exceptions import MlflowException
+
+    for _ in range(RACE_ATTEMPTS - 1):
+        try:
+            return write()
+        except MlflowException as error:
+            if not is_duplicate_row(error):
+                raise
+    return write()
 
 
 def is_duplicate_row(error: Exception) -> bool:
@@ -301,8 +311,8 @@ def register(model_uri: str, name: str, run_id: str) -> ModelVersion:
 
 
 def set_alias(name: str, alias: str, version: str) -> None:
-    """Point `models:/<name>@<alias>` at `version`."""
-    client().set_registered_model_alias(name, alias, version)
+    """Point `models:/<name>@<alias>` at `version` (parallel runs may set the same alias at once)."""
+    again_if_raced(lambda: client().set_registered_model_alias(name, alias, version))
 
 
 def version_by_alias(name: str, alias: str) -> ModelVersion | None:
