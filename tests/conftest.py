@@ -91,6 +91,16 @@ def exp_show(project: Path) -> dict[str, dict]:
     return found
 
 
+def sweep_output(project: Path, result: subprocess.CompletedProcess) -> str:
+    """What a sweep printed, then the end of each DVC queue worker's log: an experiment that fails
+    while DVC sets it up, before it has a log of its own, is only told there."""
+    parts = [result.stdout, result.stderr]
+    for worker_log in sorted((project / ".dvc" / "tmp" / "exps" / "celery").glob("*.out")):
+        lines = worker_log.read_text(errors="replace").splitlines()
+        parts.append(f"--- the end of {worker_log.name}\n" + "\n".join(lines[-40:]))
+    return "\n".join(parts)
+
+
 def checked_runs_by_experiment(project: Path, runs: list) -> dict:
     """DVC experiment name -> its MLflow run, checking what parallel experiments must not break:
     every run finished, one run per experiment, the run ids that `dvc exp show` lists, no store

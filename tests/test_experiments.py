@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import bake, checked_runs_by_experiment, dvc, exp_show, run
+from conftest import bake, checked_runs_by_experiment, dvc, exp_show, run, sweep_output
 from mlflow import MlflowClient
 
 pytestmark = pytest.mark.xdist_group("experiments")
@@ -40,7 +40,7 @@ def test_queued_parallel_experiments_each_log_one_run_into_the_project_store(tmp
     # the stages must still run this environment's dvc and python.
     inactive = os.pathsep.join(p for p in os.environ["PATH"].split(os.pathsep) if ".venv" not in p)
     result = run([*sweep, "--jobs", "2"], project, check=False, env={**os.environ, "PATH": inactive})
-    assert result.returncode == 1, result.stdout + result.stderr
+    assert result.returncode == 1, sweep_output(project, result)
     assert "sweep: 5/5 done (1 failed)" in result.stdout
     assert "error: 1 experiment(s) failed" in result.stderr
     # The end of the failed experiment's log, with its own message, is printed.
@@ -90,7 +90,7 @@ def test_four_parallel_jobs_on_a_new_store_each_log_one_run_and_version(tmp_path
     project = bake(tmp_path)
     sweep = [sys.executable, "-m", "wine_quality.sweep", "-S", "train.n_estimators=5,6,7,8", "--jobs", "4"]
     result = run(sweep, project, check=False)
-    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.returncode == 0, sweep_output(project, result)
     assert "sweep: 4/4 done (0 failed)" in result.stdout
 
     client, runs = project_runs(project)

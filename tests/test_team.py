@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import TEMPLATE, bake, checked_runs_by_experiment, dvc_lock_hashes, exp_show, run
+from conftest import TEMPLATE, bake, checked_runs_by_experiment, dvc_lock_hashes, exp_show, run, sweep_output
 from team_stack import ARTIFACT_BUCKET, AWS_ENV, DVC_BUCKET, TeamStack, free_port, postgres_bin
 
 pytestmark = pytest.mark.xdist_group("team")
@@ -154,7 +154,7 @@ def test_four_parallel_experiments_each_log_one_run_and_version_on_the_server(
     project = bake_team(stack, tmp_path, "team-sweep")
     sweep = [sys.executable, "-m", "team_sweep.sweep", "-S", "train.n_estimators=5,6,7,8", "--jobs", "4"]
     result = run(sweep, project, check=False, env=stack.client_env())
-    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.returncode == 0, sweep_output(project, result)
     assert "sweep: 4/4 done (0 failed)" in result.stdout
 
     server = client(stack.tracking_uri)
