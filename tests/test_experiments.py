@@ -21,11 +21,33 @@ def project_runs(project: Path) -> tuple[MlflowClient, list]:
     return client, client.search_runs([experiment.experiment_id])
 
 
+# Put into the generated train stage: the first experiment to start it crashes (not a PipelineError),
+# the way an experiment fails that DVC's parallel workers break; the others, and that one's rerun, pass.
+TRANSIENT_FAULT = """
+if os.environ.get("DVC_EXP_NAME"):
+    try:
+        open({marker!r}, "x").close()
+    except FileExistsError:
+        pass
+    else:
+        raise RuntimeError("a transient fault, staged by the test")
+
+
+def main() -> None:"""
+
+
 def test_queued_parallel_experiments_each_log_one_run_into_the_project_store(tmp_path: Path) -> None:
     project = bake(tmp_path)
+    train = project / "wine_quality" / "stages" / "train.py"
+    code = train.read_text().replace("import argparse\n", "import argparse\nimport os\n", 1)
+    fault = TRANSIENT_FAULT.format(marker=str(tmp_path / "fault-fired"))
+    train.write_text(code.replace("\n\ndef main() -> None:", fault, 1))
     dvc(project, "repro")
     run(["git", "add", "--all"], project)
-    run(["git", "commit", "-qm", "baseline"], project)
+    run(
+        ["git", "-c", "user.name=t", "-c", "user.email=t@example.invalid", "commit", "-qm", "baseline"],
+        project,
+    )
     dvc(project, "exp", "run", "--queue", "-S", "train.n_estimators=abc", "--name", "bad-value")
     sweep = [
         sys.executable,
@@ -46,6 +68,10 @@ def test_queued_parallel_experiments_each_log_one_run_into_the_project_store(tmp
     # The end of the failed experiment's log, with its own message, is printed.
     assert "--- bad-value: the end of `dvc queue logs bad-value`" in result.stderr
     assert "train.n_estimators must be a valid integer, got 'abc'" in result.stderr
+    # The experiment that crashed without a pipeline error ran again, alone; bad-value did not.
+    assert result.stdout.count("failed without a pipeline error") == 1, result.stdout
+    assert "RuntimeError: a transient fault, staged by the test" in result.stdout
+    assert "sweep: queueing 1 experiment(s) again: " in result.stdout
 
     status = dvc(project, "queue", "status")
     assert status.count("Success") == 4 and status.count("Failed") == 1, status

@@ -6,6 +6,9 @@ import sys
 from collections.abc import Callable
 
 
+ERROR_PREFIX = "error: "  # starts the one line a command prints for a PipelineError
+
+
 class PipelineError(Exception):
     """A problem the user can fix (bad params, bad data, missing file): said in one line."""
 
@@ -17,5 +20,5 @@ def run_main(main: Callable[[], None]) -> None:
     try:
         main()
     except (PipelineError, OSError) as error:
-        print(f"error: {error}", file=sys.stderr)
+        print(f"{ERROR_PREFIX}{error}", file=sys.stderr)
         sys.exit(1)

@@ -7,11 +7,17 @@ Each combination becomes one `dvc exp run --queue` experiment; experiments queue
 too. Progress is printed as experiments finish. Every experiment logs its own MLflow run into
 this project's store; at the end the runs are printed side by side, best first. Exits non-zero
 if any experiment failed, naming it and printing the end of its log.
+
+An experiment of the grid that fails without a pipeline error (a bad param, bad data: an
+`error: ...` line in its log) is queued once more, with the same name and params, after
+printing the end of its log. DVC's parallel workers sometimes fail an experiment while setting
+it up, leaving no log (treeverse/dvc#10673); a crash of that kind is not the experiment's fault.
 """
 
 from __future__ import annotations
 
 import argparse
+import ast
 import contextlib
 import os
 import re
@@ -24,10 +30,13 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from .errors import PipelineError, run_main
+from .errors import ERROR_PREFIX, PipelineError, run_main
 
 FINISHED = ("Success", "Failed")
 LOG_TAIL_LINES = 12  # of a failed experiment's log, printed at the end
+PARAMS_FILE = "params.yaml"  # DVC's default params file: its `-S` values need no file prefix
+# What `dvc exp run --queue` prints for each experiment it queues.
+QUEUED = re.compile(r"Queueing with overrides '(?P<overrides>.*)'\.\nQueued experiment '(?P<name>[^']+)'")
 
 
 def dvc(*args: str) -> str:
@@ -75,19 +84,35 @@ def worker_pids() -> list[int]:
     return alive
 
 
-def queue_grid(set_params: list[str]) -> set[str]:
-    """Queue one experiment per combination of `set_params`; return the names of all experiments
-    waiting to run (these and any queued before). The queue's state is read while DVC queues."""
+def set_param_args(values: list[str]) -> list[str]:
+    """`-S value` for each value, as `dvc exp run` takes them."""
+    return [arg for value in values for arg in ("-S", value)]
+
+
+def queued_overrides(output: str) -> dict[str, list[str]]:
+    """Experiment name -> its `-S` values, from what `dvc exp run --queue` printed."""
+    found = {}
+    for match in QUEUED.finditer(output):
+        by_file: dict[str, list[str]] = ast.literal_eval(match["overrides"])
+        found[match["name"]] = [
+            value if file == PARAMS_FILE else f"{file}:{value}"
+            for file, values in by_file.items()
+            for value in values
+        ]
+    return found
+
+
+def queue_grid(set_params: list[str]) -> tuple[set[str], dict[str, list[str]]]:
+    """Queue one experiment per combination of `set_params`. Return the names of all experiments
+    waiting to run (these and any queued before), and the `-S` values of those queued here.
+    The queue's state is read while DVC queues."""
     with ThreadPoolExecutor(1) as pool:
         status = pool.submit(dvc, "queue", "status")
-        queued = (
-            dvc("exp", "run", "--queue", *[arg for value in set_params for arg in ("-S", value)])
-            if set_params
-            else ""
-        )
+        queued = dvc("exp", "run", "--queue", *set_param_args(set_params)) if set_params else ""
         print(queued, end="")
         waiting = {name for name, state in queue_states(status.result()).items() if state not in FINISHED}
-    return waiting | set(re.findall(r"Queued experiment '([^']+)'", queued))
+    overrides = queued_overrides(queued)
+    return waiting | set(overrides), overrides
 
 
 def run_queue(waiting: set[str], jobs: int, timeout: float, stall: float = 15.0) -> dict[str, str]:
@@ -117,7 +142,6 @@ def run_queue(waiting: set[str], jobs: int, timeout: float, stall: float = 15.0)
                 states = {name: state for name, state in queue_states().items() if name in waiting}
                 counts = Counter(states.values())
                 if not counts["Queued"] and not counts["Running"]:
-                    print(f"sweep: {len(states)}/{len(waiting)} done ({counts['Failed']} failed)", flush=True)
                     return states
                 if workers_gone:  # they left experiments behind: start them again, a few times
                     if restarts == 3:
@@ -133,13 +157,52 @@ def run_queue(waiting: set[str], jobs: int, timeout: float, stall: float = 15.0)
         stop_idle_workers()
 
 
-def log_tail(task: str, lines: int = LOG_TAIL_LINES) -> str:
-    """The last lines of a queued experiment's log (`dvc queue logs`), where its error is."""
+def experiment_log(task: str) -> str:
+    """A queued experiment's log (`dvc queue logs`), or what DVC says when it has none."""
     try:
-        log = dvc("queue", "logs", task)
+        return dvc("queue", "logs", task)
     except PipelineError as error:
         return str(error)
+
+
+def log_tail(log: str, lines: int = LOG_TAIL_LINES) -> str:
+    """The last lines of an experiment's log, where its error is."""
     return "\n".join(log.rstrip().splitlines()[-lines:])
+
+
+def has_pipeline_error(log: str) -> bool:
+    """Whether a stage of the experiment stopped on a PipelineError (its `error: ...` line)."""
+    return any(line.startswith(ERROR_PREFIX) for line in log.splitlines())
+
+
+def requeue(names: list[str], overrides: dict[str, list[str]]) -> None:
+    """Queue these failed experiments again, under the same names with the same params."""
+    for name in names:
+        dvc("queue", "remove", name)
+        dvc("exp", "run", "--queue", "--name", name, *set_param_args(overrides[name]))
+
+
+def failed_logs(states: dict[str, str]) -> dict[str, str]:
+    """Failed experiment -> its log."""
+    return {task: experiment_log(task) for task, state in states.items() if state == "Failed"}
+
+
+def run_grid(
+    waiting: set[str], overrides: dict[str, list[str]], jobs: int, timeout: float
+) -> tuple[dict[str, str], dict[str, str]]:
+    """Run the `waiting` experiments (see run_queue); queue once more those with known `overrides`
+    that failed without a pipeline error. Return every experiment's state, and the failed ones' logs."""
+    states = run_queue(waiting, jobs, timeout)
+    logs = failed_logs(states)
+    again = sorted(task for task, log in logs.items() if task in overrides and not has_pipeline_error(log))
+    if again:
+        for task in again:
+            print(f"--- {task} failed without a pipeline error; the end of its log:\n{log_tail(logs[task])}")
+        print(f"sweep: queueing {len(again)} experiment(s) again: {', '.join(again)}", flush=True)
+        requeue(again, overrides)
+        states |= run_queue(set(again), jobs, timeout)
+        logs = failed_logs(states)
+    return states, logs
 
 
 def stop_idle_workers() -> None:
@@ -166,18 +229,19 @@ def main() -> None:
     args = parser.parse_args()
     # DVC's workers start `dvc`, and the stages `python`, from PATH: make both this environment's.
     os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
-    waiting = queue_grid(args.set_param)
+    waiting, overrides = queue_grid(args.set_param)
     if not waiting:
         raise PipelineError(
             "nothing to run: give a grid with -S, or queue experiments with `dvc exp run --queue`"
         )
-    states = run_queue(waiting, args.jobs, args.timeout)
+    states, logs = run_grid(waiting, overrides, args.jobs, args.timeout)
+    print(f"sweep: {len(states)}/{len(waiting)} done ({len(logs)} failed)", flush=True)
     from .compare import show_runs  # imports pandas and MLflow: only now
 
     show_runs(limit=max(len(states) + 5, 10))
-    failed = sorted(task for task, state in states.items() if state == "Failed")
+    failed = sorted(logs)
     for task in failed:
-        print(f"--- {task}: the end of `dvc queue logs {task}`\n{log_tail(task)}", file=sys.stderr)
+        print(f"--- {task}: the end of `dvc queue logs {task}`\n{log_tail(logs[task])}", file=sys.stderr)
     if failed:
         raise PipelineError(
             f"{len(failed)} experiment(s) failed: {', '.join(failed)}; see `dvc queue logs <task>`"
