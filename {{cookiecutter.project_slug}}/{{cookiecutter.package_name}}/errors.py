@@ -5,7 +5,6 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 
-
 ERROR_PREFIX = "error: "  # starts the one line a command prints for a PipelineError
 
 
