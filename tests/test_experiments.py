@@ -21,19 +21,17 @@ def project_runs(project: Path) -> tuple[MlflowClient, list]:
     return client, client.search_runs([experiment.experiment_id])
 
 
-# Put into the generated train stage: the first experiment to start it crashes (not a PipelineError),
-# the way an experiment fails that DVC's parallel workers break; the others, and that one's rerun, pass.
-TRANSIENT_FAULT = """
-if os.environ.get("DVC_EXP_NAME"):
-    try:
-        open({marker!r}, "x").close()
-    except FileExistsError:
-        pass
-    else:
-        raise RuntimeError("a transient fault, staged by the test")
-
-
-def main() -> None:"""
+# Put into the generated train stage, after its params are read: the first experiment with valid
+# params to start training crashes (not a PipelineError), the way an experiment fails that DVC's
+# parallel workers break; the others, and that one's rerun, pass.
+TRANSIENT_FAULT = """    if os.environ.get("DVC_EXP_NAME"):
+        try:
+            open({marker!r}, "x").close()
+        except FileExistsError:
+            pass
+        else:
+            raise RuntimeError("a transient fault, staged by the test")
+"""
 
 
 def test_queued_parallel_experiments_each_log_one_run_into_the_project_store(tmp_path: Path) -> None:
@@ -41,7 +39,9 @@ def test_queued_parallel_experiments_each_log_one_run_into_the_project_store(tmp
     train = project / "wine_quality" / "stages" / "train.py"
     code = train.read_text().replace("import argparse\n", "import argparse\nimport os\n", 1)
     fault = TRANSIENT_FAULT.format(marker=str(tmp_path / "fault-fired"))
-    train.write_text(code.replace("\n\ndef main() -> None:", fault, 1))
+    fit = "    data = pd.read_parquet(train_path)\n"
+    assert fit in code
+    train.write_text(code.replace(fit, fault + fit, 1))
     dvc(project, "repro")
     run(["git", "add", "--all"], project)
     run(
