@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -71,7 +72,8 @@ def test_queued_parallel_experiments_each_log_one_run_into_the_project_store(tmp
     # The experiment that crashed without a pipeline error ran again, alone; bad-value did not.
     assert result.stdout.count("failed without a pipeline error") == 1, result.stdout
     assert "RuntimeError: a transient fault, staged by the test" in result.stdout
-    assert "sweep: queueing 1 experiment(s) again: " in result.stdout
+    rerun = re.search(r"^sweep: running 1 experiment\(s\) again: (\S+)$", result.stdout, re.MULTILINE)
+    assert rerun, result.stdout
 
     status = dvc(project, "queue", "status")
     assert status.count("Success") == 4 and status.count("Failed") == 1, status
@@ -82,8 +84,12 @@ def test_queued_parallel_experiments_each_log_one_run_into_the_project_store(tmp
     assert len(runs) == 1 + 4  # the baseline repro and one per successful experiment
     by_exp = checked_runs_by_experiment(project, runs)
     assert "bad-value" not in by_exp
-    for logged in by_exp.values():
-        assert logged.data.params["train.n_estimators"] in ("10", "20")
+    assert rerun[1] in by_exp  # under its own name
+    grid = {
+        (logged.data.params["train.n_estimators"], logged.data.params["train.max_depth"])
+        for logged in by_exp.values()
+    }
+    assert grid == {("10", "2"), ("10", "4"), ("20", "2"), ("20", "4")}  # with its own params
 
     # Adopting the best experiment reruns nothing and registers nothing again.
     best = max(by_exp, key=lambda name: by_exp[name].data.metrics["f1_macro"])

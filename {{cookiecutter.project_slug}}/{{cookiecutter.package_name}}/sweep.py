@@ -8,10 +8,13 @@ too. Progress is printed as experiments finish. Every experiment logs its own ML
 this project's store; at the end the runs are printed side by side, best first. Exits non-zero
 if any experiment failed, naming it and printing the end of its log.
 
-An experiment of the grid that fails without a pipeline error (a bad param, bad data: an
-`error: ...` line in its log) is queued once more, with the same name and params, after
-printing the end of its log. DVC's parallel workers sometimes fail an experiment while setting
-it up, leaving no log (treeverse/dvc#10673); a crash of that kind is not the experiment's fault.
+DVC's parallel workers sometimes fail an experiment while setting it up, leaving it no log
+(treeverse/dvc#10673): not the experiment's fault. So an experiment of the grid that fails
+without a pipeline error is queued once more, with the same name and params, after the end of
+its log is printed. Not retried: a pipeline error (a bad param, bad data, a full disk: an
+`error: ...` line in the log), experiments queued before the sweep, any experiment when none
+succeeded (a crash in every experiment is a bug in the code), or when the workspace changed
+since the grid was queued (the rerun would start from the changed workspace).
 """
 
 from __future__ import annotations
@@ -34,9 +37,11 @@ from .errors import ERROR_PREFIX, PipelineError, run_main
 
 FINISHED = ("Success", "Failed")
 LOG_TAIL_LINES = 12  # of a failed experiment's log, printed at the end
-PARAMS_FILE = "params.yaml"  # DVC's default params file: its `-S` values need no file prefix
 # What `dvc exp run --queue` prints for each experiment it queues.
-QUEUED = re.compile(r"Queueing with overrides '(?P<overrides>.*)'\.\nQueued experiment '(?P<name>[^']+)'")
+QUEUED = re.compile(r"Queued experiment '([^']+)'")
+QUEUED_WITH = re.compile(
+    r"Queueing with overrides '(?P<overrides>.*)'\.\nQueued experiment '(?P<name>[^']+)'"
+)
 
 
 def dvc(*args: str) -> str:
@@ -90,15 +95,13 @@ def set_param_args(values: list[str]) -> list[str]:
 
 
 def queued_overrides(output: str) -> dict[str, list[str]]:
-    """Experiment name -> its `-S` values, from what `dvc exp run --queue` printed."""
+    """Experiment name -> its `-S` values (`file:key=value`), from what `dvc exp run --queue`
+    printed; an experiment whose overrides can't be read is left out."""
     found = {}
-    for match in QUEUED.finditer(output):
-        by_file: dict[str, list[str]] = ast.literal_eval(match["overrides"])
-        found[match["name"]] = [
-            value if file == PARAMS_FILE else f"{file}:{value}"
-            for file, values in by_file.items()
-            for value in values
-        ]
+    for match in QUEUED_WITH.finditer(output):
+        with contextlib.suppress(ValueError, SyntaxError, AttributeError):
+            by_file = ast.literal_eval(match["overrides"])  # {'params.yaml': ['train.seed=1']}
+            found[match["name"]] = [f"{file}:{value}" for file, values in by_file.items() for value in values]
     return found
 
 
@@ -111,8 +114,7 @@ def queue_grid(set_params: list[str]) -> tuple[set[str], dict[str, list[str]]]:
         queued = dvc("exp", "run", "--queue", *set_param_args(set_params)) if set_params else ""
         print(queued, end="")
         waiting = {name for name, state in queue_states(status.result()).items() if state not in FINISHED}
-    overrides = queued_overrides(queued)
-    return waiting | set(overrides), overrides
+    return waiting | set(QUEUED.findall(queued)), queued_overrides(queued)
 
 
 def run_queue(waiting: set[str], jobs: int, timeout: float, stall: float = 15.0) -> dict[str, str]:
@@ -175,33 +177,62 @@ def has_pipeline_error(log: str) -> bool:
     return any(line.startswith(ERROR_PREFIX) for line in log.splitlines())
 
 
-def requeue(names: list[str], overrides: dict[str, list[str]]) -> None:
-    """Queue these failed experiments again, under the same names with the same params."""
+def workspace_state() -> str:
+    """The commit and the uncommitted changes that a newly queued experiment starts from."""
+    git = ["git", "-c", "core.quotePath=false"]
+    head = subprocess.run([*git, "rev-parse", "HEAD"], capture_output=True, text=True).stdout
+    return head + subprocess.run([*git, "status", "--porcelain"], capture_output=True, text=True).stdout
+
+
+def worth_another_run(
+    states: dict[str, str], logs: dict[str, str], overrides: dict[str, list[str]]
+) -> list[str]:
+    """The failed experiments of the grid (those with known `overrides`) that ended without a
+    pipeline error, if any experiment succeeded: see the module docstring."""
+    if "Success" not in states.values():
+        return []
+    return sorted(task for task, log in logs.items() if task in overrides and not has_pipeline_error(log))
+
+
+def requeue(names: list[str], overrides: dict[str, list[str]]) -> list[str]:
+    """Queue these failed experiments again, under the same names with the same params; return
+    those queued (one that can't be is said, and keeps its failure)."""
+    queued = []
     for name in names:
-        dvc("queue", "remove", name)
-        dvc("exp", "run", "--queue", "--name", name, *set_param_args(overrides[name]))
-
-
-def failed_logs(states: dict[str, str]) -> dict[str, str]:
-    """Failed experiment -> its log."""
-    return {task: experiment_log(task) for task, state in states.items() if state == "Failed"}
+        try:
+            dvc("queue", "remove", name)
+            dvc("exp", "run", "--queue", "--name", name, *set_param_args(overrides[name]))
+        except PipelineError as error:
+            print(f"sweep: could not queue {name} again: {error}", flush=True)
+            continue
+        queued.append(name)
+    return queued
 
 
 def run_grid(
     waiting: set[str], overrides: dict[str, list[str]], jobs: int, timeout: float
 ) -> tuple[dict[str, str], dict[str, str]]:
-    """Run the `waiting` experiments (see run_queue); queue once more those with known `overrides`
-    that failed without a pipeline error. Return every experiment's state, and the failed ones' logs."""
+    """Run the `waiting` experiments (see run_queue), then once more those worth another run (see
+    worth_another_run), all within `timeout`. Return every experiment's state, and each failed
+    experiment's log."""
+    deadline, workspace = time.monotonic() + timeout, workspace_state()
     states = run_queue(waiting, jobs, timeout)
-    logs = failed_logs(states)
-    again = sorted(task for task, log in logs.items() if task in overrides and not has_pipeline_error(log))
-    if again:
-        for task in again:
-            print(f"--- {task} failed without a pipeline error; the end of its log:\n{log_tail(logs[task])}")
-        print(f"sweep: queueing {len(again)} experiment(s) again: {', '.join(again)}", flush=True)
-        requeue(again, overrides)
-        states |= run_queue(set(again), jobs, timeout)
-        logs = failed_logs(states)
+    logs = {task: experiment_log(task) for task, state in states.items() if state == "Failed"}
+    again = worth_another_run(states, logs, overrides)
+    if again and workspace_state() != workspace:
+        print(f"sweep: not running {', '.join(again)} again: the workspace changed since they were queued")
+        again = []
+    for task in again:
+        print(f"--- {task} failed without a pipeline error; the end of its log:\n{log_tail(logs[task])}")
+    requeued = requeue(again, overrides)
+    if requeued:
+        print(f"sweep: running {len(requeued)} experiment(s) again: {', '.join(requeued)}", flush=True)
+        rerun = run_queue(set(requeued), min(jobs, len(requeued)), deadline - time.monotonic())
+        states |= rerun
+        for task, state in rerun.items():
+            logs.pop(task)
+            if state == "Failed":
+                logs[task] = experiment_log(task)
     return states, logs
 
 
