@@ -33,6 +33,7 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from . import tracking
 from .errors import ERROR_PREFIX, PipelineError, run_main
 
 FINISHED = ("Success", "Failed")
@@ -177,11 +178,9 @@ def has_pipeline_error(log: str) -> bool:
     return any(line.startswith(ERROR_PREFIX) for line in log.splitlines())
 
 
-def workspace_state() -> str:
+def workspace_state() -> tuple[str | None, str | None]:
     """The commit and the uncommitted changes that a newly queued experiment starts from."""
-    git = ["git", "-c", "core.quotePath=false"]
-    head = subprocess.run([*git, "rev-parse", "HEAD"], capture_output=True, text=True).stdout
-    return head + subprocess.run([*git, "status", "--porcelain"], capture_output=True, text=True).stdout
+    return tracking.git("rev-parse", "HEAD"), tracking.git("status", "--porcelain")
 
 
 def worth_another_run(
