@@ -1,1 +1,16 @@
-"""The project's ML pipeline: prepare -> train -> evaluate -> register, run by DVC, tracked in MLflow."""
+"""The project's ML pipeline: prepare -> train -> evaluate -> register, run by DVC, tracked in MLflow.
+
+Its commands (`python -m <package>.stages.train`, `.compare`, ...) are short processes that import
+large libraries (pandas, scikit-learn, MLflow: up to ~370,000 objects) and exit seconds later. At
+Python's default threshold the cyclic garbage collector walks those objects about a thousand times
+while they load, and all of them again at exit: about a fifth of `register`'s time, a third of
+`compare`'s. So the package collects less often and, at exit, freezes its objects instead of
+walking them. Memory is still freed as soon as it is released (reference counting); only the
+search for unreachable cycles runs less often.
+"""
+
+import atexit
+import gc
+
+gc.set_threshold(50_000)  # objects allocated between young collections (Python's default: 700)
+atexit.register(gc.freeze)  # registered first, so it runs last, after every library's own exit handler
