@@ -9,12 +9,15 @@ from __future__ import annotations
 import csv
 import importlib.util
 import json
+import shlex
 import shutil
 import sqlite3
 import subprocess
 import sys
 from contextlib import closing
 from pathlib import Path
+
+SHIPPED_PLOTS_ASIDE = ".dvc-shipped"  # .dvc/plots waits here while `dvc init` runs (stays, without DVC)
 
 
 def prune(options: dict) -> Path:
@@ -34,6 +37,8 @@ def prune(options: dict) -> Path:
     if options["team_stack"] != "yes":
         Path("docker-compose.yml").unlink()
         shutil.rmtree("docker")
+    if chosen["task"] != "classification":
+        shutil.rmtree(Path(".dvc"))  # its plots template draws the confusion matrix
     for cache in list(Path().rglob("__pycache__")):  # copied from a template folder whose code ran
         shutil.rmtree(cache)
     return raw_dir / chosen["file"]
@@ -59,30 +64,50 @@ def run(*command: str, env: dict | None = None) -> None:
         sys.exit(f"ERROR: `{' '.join(command)}` failed:\n{result.stdout}{result.stderr}")
 
 
-def init_dvc(options: dict, raw_file: Path, with_git: bool) -> bool:
-    """dvc init, auto-staging, the remote, and dvc add the raw data. Through DVC's Python API when
-    this interpreter has DVC (one process: ~1 s less than the commands), else the `dvc` on PATH
-    (cookiecutter installed on its own, e.g. with pipx). False when there is no DVC."""
-    remote = {"url": options["dvc_remote_url"]}
+def dvc_commands(options: dict, raw_file: Path, with_git: bool) -> list[list[str]]:
+    """The `dvc` commands (arguments) that set the project up: init, auto-staging, the remote, and
+    the raw data added."""
+    commands = [
+        ["init", "--quiet", *([] if with_git else ["--no-scm"])],
+        ["config", "core.autostage", "true"],
+    ]
+    if options["dvc_remote_url"]:
+        commands.append(["remote", "add", "--default", "storage", options["dvc_remote_url"]])
     if options["s3_endpoint_url"]:
-        remote["endpointurl"] = options["s3_endpoint_url"]
+        commands.append(["remote", "modify", "storage", "endpointurl", options["s3_endpoint_url"]])
+    return [*commands, ["add", "--quiet", str(raw_file)]]
+
+
+def init_dvc(options: dict, raw_file: Path, with_git: bool) -> bool:
+    """Run dvc_commands, then move the project's plots templates into .dvc/plots (`dvc init` wants
+    no .dvc folder, so they wait aside). Through DVC's Python API when this interpreter has DVC (one
+    process: ~1 s less than the commands), else the `dvc` on PATH (cookiecutter installed on its
+    own, e.g. with pipx). Without DVC, print the commands to run once it is installed; return False."""
+    shipped = Path(".dvc")
+    aside = shipped.rename(SHIPPED_PLOTS_ASIDE) if shipped.exists() else None
+    commands = dvc_commands(options, raw_file, with_git)
     if importlib.util.find_spec("dvc") is not None:
+        remote = {"url": options["dvc_remote_url"]}
+        if options["s3_endpoint_url"]:
+            remote["endpointurl"] = options["s3_endpoint_url"]
         init_dvc_in_process(raw_file, with_git, remote)
     elif dvc := shutil.which("dvc"):
-        run(dvc, "init", "--quiet", *([] if with_git else ["--no-scm"]))
-        run(dvc, "config", "core.autostage", "true")
-        if remote["url"]:
-            run(dvc, "remote", "add", "--default", "storage", remote["url"])
-        if "endpointurl" in remote:
-            run(dvc, "remote", "modify", "storage", "endpointurl", remote["endpointurl"])
-        run(dvc, "add", "--quiet", str(raw_file))
+        for command in commands:
+            run(dvc, *command)
     else:
+        steps = [f"dvc {shlex.join(command)}" for command in commands]
+        if aside is not None:
+            steps.insert(1, f"mv {aside}/plots .dvc/")
+        print("NOTE: DVC not found: run `make setup`, then " + ", ".join(f"`{step}`" for step in steps) + ".")
         return False
+    if aside is not None:
+        (aside / "plots").rename(shipped / "plots")
+        aside.rmdir()
     return True
 
 
 def init_dvc_in_process(raw_file: Path, with_git: bool, remote: dict[str, str]) -> None:
-    """What init_dvc's commands do, with DVC's Python API; a DVC error stops generation."""
+    """What dvc_commands do, with DVC's Python API; a DVC error stops generation."""
     import logging
 
     from dvc.exceptions import DvcException
@@ -110,7 +135,6 @@ def init_repositories(options: dict, raw_file: Path) -> None:
     else:
         print("NOTE: git not found: the project is not a git repository; run `git init` later.")
     if not init_dvc(options, raw_file, with_git=bool(git)):
-        print("NOTE: DVC not found: run `make setup`, then `dvc init` and `dvc add " + str(raw_file) + "`.")
         return
     if git:
         run(git, "add", "--all")

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import re
+import shlex
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -174,8 +177,32 @@ def test_cookiecutter_installed_on_its_own_makes_the_same_project(tmp_path: Path
         status = run([sys.executable, "-m", "dvc", "status", "data/raw/wine.csv.dvc"], project).stdout
         assert "up to date" in status  # the raw data is in DVC's cache
         assert (project / "mlflow.db").is_file() and not (project / ".mlflow-store.sql").exists()
-    for shared in (".dvc/config", "data/raw/wine.csv.dvc", "data/raw/.gitignore"):
+    shared_files = (
+        ".dvc/config",
+        ".dvc/plots/confusion_counts.json",
+        "data/raw/wine.csv.dvc",
+        "data/raw/.gitignore",
+    )
+    for shared in shared_files:
         assert (projects[0] / shared).read_text() == (projects[1] / shared).read_text(), shared
+
+    # No DVC at all (only git on PATH): the hook says what to run once DVC is installed, and that
+    # makes the same DVC setup.
+    git_only = tmp_path / "git-only"
+    git_only.mkdir()
+    (git_only / "git").symlink_to(shutil.which("git"))
+    without = cookiecutter_cli(
+        tmp_path / "no-dvc", *remote, python=python, env={**os.environ, "PATH": str(git_only)}
+    )
+    assert without.returncode == 0, without.stdout + without.stderr
+    note = next(line for line in without.stdout.splitlines() if "DVC not found" in line)
+    project = tmp_path / "no-dvc" / "wine-quality"
+    assert not (project / ".dvc").exists()
+    for command in re.findall(r"`([^`]+)`", note.split("then", 1)[1]):
+        words = shlex.split(command)
+        run([sys.executable, "-m", *words] if words[0] == "dvc" else words, project)
+    for shared in shared_files:
+        assert (project / shared).read_text() == (projects[1] / shared).read_text(), shared
 
 
 def store_contents(database: Path) -> tuple[dict, dict]:

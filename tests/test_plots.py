@@ -13,6 +13,7 @@ import sys
 import tarfile
 from pathlib import Path
 
+import pyarrow.parquet as pq
 import pytest
 from conftest import Combo, run
 
@@ -52,6 +53,39 @@ def test_each_plot_goes_to_dvc_and_to_the_mlflow_run(reproduced, combo: Combo) -
         ).fetchone()
     logged = Path(artifact_uri.removeprefix("file://")) / "plots"
     assert {path.stem for path in logged.glob("*.png")} == IMAGES[combo.task]
+
+
+def test_confusion_matrix_data_counts_the_test_split(reproduced) -> None:
+    """The confusion matrix DVC draws is data of counts: one cell per pair of labels, adding up
+    to the test split, with the accuracy evaluate reported on its diagonal; `dvc plots` draws it
+    with the project's template, which sums the counts."""
+    project = reproduced(COMBOS[0])
+    cells = json.loads((project / "dvclive" / "plots" / "custom" / "confusion_matrix.json").read_text())
+    labels = sorted({cell["actual"] for cell in cells})
+    assert sorted((cell["actual"], cell["predicted"]) for cell in cells) == [
+        (a, p) for a in labels for p in labels
+    ]
+    test_rows = pq.ParquetFile(project / "data" / "prepared" / "test.parquet").metadata.num_rows
+    assert sum(cell["count"] for cell in cells) == test_rows
+    correct = sum(cell["count"] for cell in cells if cell["actual"] == cell["predicted"])
+    accuracy = json.loads((project / "dvclive" / "metrics.json").read_text())["accuracy"]
+    assert correct / test_rows == pytest.approx(accuracy) and accuracy < 1  # the test sees some errors
+    vega = json.loads(
+        run(
+            [
+                sys.executable,
+                "-m",
+                "dvc",
+                "plots",
+                "show",
+                "--show-vega",
+                "dvclive/plots/custom/confusion_matrix.json",
+            ],
+            project,
+        ).stdout
+    )
+    assert [{key: row[key] for key in cells[0]} for row in vega["data"]["values"]] == cells
+    assert vega["spec"]["transform"][0]["aggregate"] == [{"op": "sum", "field": "count", "as": "xy_count"}]
 
 
 def chromium() -> str | None:

@@ -93,10 +93,19 @@ def score(target: pd.Series, predictions: Predictions) -> dict[str, float]:
 
 
 def log_plot_data(live: Live, target: pd.Series, predictions: Predictions) -> None:
-    """The confusion matrix as data that `dvc plots` draws (dvc.yaml names the file)."""
-    live.log_sklearn_plot(
-        "confusion_matrix", target.to_numpy(), predictions.labels, name="confusion_matrix.json"
-    )
+    """The confusion matrix as data that `dvc plots` draws: one row per pair of labels with its
+    number of test rows in `count`, so the file stays small however large the test split (dvc.yaml
+    names the file, and the template that draws counts, .dvc/plots/confusion_counts.json)."""
+    from sklearn.metrics import confusion_matrix
+
+    classes = [str(label) for label in predictions.classes]
+    counts = confusion_matrix(target, predictions.labels, labels=predictions.classes)
+    cells = [
+        {"actual": actual, "predicted": predicted, "count": int(counts[row, column])}
+        for row, actual in enumerate(classes)
+        for column, predicted in enumerate(classes)
+    ]
+    live.log_plot("confusion_matrix", cells, x="actual", y="predicted", template="confusion_counts")
 
 
 def figures(target: pd.Series, predictions: Predictions) -> Iterator[tuple[str, Figure]]:
