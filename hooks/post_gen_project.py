@@ -17,7 +17,8 @@ import sys
 from contextlib import closing
 from pathlib import Path
 
-SHIPPED_PLOTS_ASIDE = ".dvc-shipped"  # .dvc/plots waits here while `dvc init` runs (stays, without DVC)
+PLOTS_TEMPLATES = Path(".dvc", "plots")  # the project's `dvc plots` templates (classification only)
+PLOTS_ASIDE = Path(".dvc-plots")  # where they wait while `dvc init` runs (and stay, without DVC)
 
 
 def prune(options: dict) -> Path:
@@ -38,7 +39,8 @@ def prune(options: dict) -> Path:
         Path("docker-compose.yml").unlink()
         shutil.rmtree("docker")
     if chosen["task"] != "classification":
-        shutil.rmtree(Path(".dvc"))  # its plots template draws the confusion matrix
+        shutil.rmtree(PLOTS_TEMPLATES)  # the template that draws the confusion matrix
+        PLOTS_TEMPLATES.parent.rmdir()
     for cache in list(Path().rglob("__pycache__")):  # copied from a template folder whose code ran
         shutil.rmtree(cache)
     return raw_dir / chosen["file"]
@@ -79,31 +81,45 @@ def dvc_commands(options: dict, raw_file: Path, with_git: bool) -> list[list[str
 
 
 def init_dvc(options: dict, raw_file: Path, with_git: bool) -> bool:
-    """Run dvc_commands, then move the project's plots templates into .dvc/plots (`dvc init` wants
-    no .dvc folder, so they wait aside). Through DVC's Python API when this interpreter has DVC (one
-    process: ~1 s less than the commands), else the `dvc` on PATH (cookiecutter installed on its
-    own, e.g. with pipx). Without DVC, print the commands to run once it is installed; return False."""
-    shipped = Path(".dvc")
-    aside = shipped.rename(SHIPPED_PLOTS_ASIDE) if shipped.exists() else None
-    commands = dvc_commands(options, raw_file, with_git)
+    """Run dvc_commands, with the project's plots templates set aside meanwhile (see
+    templates_set_aside). Through DVC's Python API when this interpreter has DVC (one process: ~1 s
+    less than the commands), else the `dvc` on PATH (cookiecutter installed on its own, e.g. with
+    pipx). Without DVC, print the steps to take once it is installed and return False."""
+    templates_aside = templates_set_aside()
     if importlib.util.find_spec("dvc") is not None:
         remote = {"url": options["dvc_remote_url"]}
         if options["s3_endpoint_url"]:
             remote["endpointurl"] = options["s3_endpoint_url"]
         init_dvc_in_process(raw_file, with_git, remote)
     elif dvc := shutil.which("dvc"):
-        for command in commands:
+        for command in dvc_commands(options, raw_file, with_git):
             run(dvc, *command)
     else:
-        steps = [f"dvc {shlex.join(command)}" for command in commands]
-        if aside is not None:
-            steps.insert(1, f"mv {aside}/plots .dvc/")
+        steps = dvc_steps(options, raw_file, with_git, templates_aside)
         print("NOTE: DVC not found: run `make setup`, then " + ", ".join(f"`{step}`" for step in steps) + ".")
         return False
-    if aside is not None:
-        (aside / "plots").rename(shipped / "plots")
-        aside.rmdir()
+    if templates_aside:
+        PLOTS_ASIDE.rename(PLOTS_TEMPLATES)
     return True
+
+
+def templates_set_aside() -> bool:
+    """Move the shipped .dvc/plots to PLOTS_ASIDE, since `dvc init` refuses an existing .dvc
+    folder; False when there is none (a regression project)."""
+    if not PLOTS_TEMPLATES.exists():
+        return False
+    PLOTS_TEMPLATES.rename(PLOTS_ASIDE)
+    PLOTS_TEMPLATES.parent.rmdir()
+    return True
+
+
+def dvc_steps(options: dict, raw_file: Path, with_git: bool, templates_aside: bool) -> list[str]:
+    """The shell commands that set DVC up once it is installed: dvc_commands, after `git init` when
+    there is no git repository yet, and the plots templates moved into .dvc after `dvc init`."""
+    steps = [f"dvc {shlex.join(command)}" for command in dvc_commands(options, raw_file, with_git=True)]
+    if templates_aside:
+        steps.insert(1, f"mv {PLOTS_ASIDE} {PLOTS_TEMPLATES}")
+    return steps if with_git else ["git init --initial-branch=main", *steps]
 
 
 def init_dvc_in_process(raw_file: Path, with_git: bool, remote: dict[str, str]) -> None:
@@ -170,8 +186,20 @@ def create_tracking_store(options: dict) -> None:
     schema.unlink()
 
 
+def existing_project_state() -> list[str]:
+    """What a project generated here before left (`cookiecutter -f` over its folder): DVC's
+    settings and cache, the MLflow store. The hook would fail on them, so it stops before."""
+    dvc_files = [str(path) for path in Path(".dvc").glob("*") if path != PLOTS_TEMPLATES]
+    return sorted(dvc_files + [name for name in ("mlflow.db", "mlartifacts") if Path(name).exists()])
+
+
 def main() -> None:
     options = json.loads(r"""{{ cookiecutter | tojson }}""")
+    if found := existing_project_state():
+        sys.exit(
+            f"ERROR: {Path.cwd()} holds a project already ({', '.join(found)}); nothing of it was "
+            "changed beyond the template's files: generate into a new folder"
+        )
     raw_file = prune(options)
     write_schema(raw_file)
     create_tracking_store(options)

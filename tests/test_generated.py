@@ -45,6 +45,10 @@ def test_generation_makes_one_clean_commit_with_dvc_tracked_data(combo: Combo, g
     assert f"data/raw/{combo.dataset}.csv.dvc" in tracked
     assert f"data/raw/{combo.dataset}.csv" not in tracked  # the data itself is DVC's
     assert "mlflow.db" not in tracked and (project / "mlflow.db").exists()
+    # the template that draws the confusion matrix's counts, committed where `dvc plots` looks
+    plots_templates = [path for path in tracked if path.startswith(".dvc/plots/")]
+    assert plots_templates == ([".dvc/plots/confusion_counts.json"] if combo.task == "classification" else [])
+    assert not (project / ".dvc-plots").exists()
     config = (project / ".dvc" / "config").read_text()
     assert (f"url = {project.parent / 'dvc-remote'}" in config) == combo.local_remote
 

@@ -158,6 +158,22 @@ def test_without_git_the_project_still_runs(tmp_path: Path) -> None:
     assert '"registered": true' in (project / "reports" / "registration.json").read_text()
 
 
+def test_generating_over_an_existing_project_stops_and_keeps_its_state(tmp_path: Path) -> None:
+    """`cookiecutter -f` into the folder of a project generated before: the hook stops with a
+    message naming what is there, and DVC's cache and the MLflow store are as they were."""
+    project = bake(tmp_path)
+    state = {
+        path: path.read_bytes()
+        for path in (project / "mlflow.db", *(project / ".dvc" / "cache").rglob("*"))
+        if path.is_file()
+    }
+    again = cookiecutter_cli(tmp_path, "-f")
+    assert again.returncode != 0
+    assert "holds a project already" in again.stderr and ".dvc/config" in again.stderr
+    assert {path: path.read_bytes() for path in state} == state and len(state) > 1
+    assert (project / ".git").is_dir() and not (project / ".dvc-plots").exists()
+
+
 def test_cookiecutter_installed_on_its_own_makes_the_same_project(tmp_path: Path) -> None:
     """cookiecutter in an environment of its own (as `pipx install cookiecutter` makes): no DVC or
     MLflow there, so the hook uses the `dvc` on PATH. The project is the same as one generated
@@ -201,6 +217,7 @@ def test_cookiecutter_installed_on_its_own_makes_the_same_project(tmp_path: Path
     for command in re.findall(r"`([^`]+)`", note.split("then", 1)[1]):
         words = shlex.split(command)
         run([sys.executable, "-m", *words] if words[0] == "dvc" else words, project)
+    assert not (project / ".dvc-plots").exists()
     for shared in shared_files:
         assert (project / shared).read_text() == (projects[1] / shared).read_text(), shared
 

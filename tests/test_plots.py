@@ -3,6 +3,7 @@ and in the MLflow run."""
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import re
@@ -15,7 +16,8 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
-from conftest import Combo, run
+from conftest import TEMPLATE, Combo, run
+from dvc_render.vega_templates import ConfusionTemplate
 
 IMAGES = {
     "classification": {"confusion_matrix", "roc_curve", "precision_recall", "feature_importances"},
@@ -86,6 +88,19 @@ def test_confusion_matrix_data_counts_the_test_split(reproduced) -> None:
     )
     assert [{key: row[key] for key in cells[0]} for row in vega["data"]["values"]] == cells
     assert vega["spec"]["transform"][0]["aggregate"] == [{"op": "sum", "field": "count", "as": "xy_count"}]
+
+
+def test_the_counts_template_is_dvcs_confusion_template_summing_counts() -> None:
+    """The shipped template draws what DVC's own `confusion` template draws (kept in step with the
+    locked dvc-render), with one change: it sums the rows' `count` where DVC's counts rows."""
+    shipped = json.loads(
+        (TEMPLATE / "{{cookiecutter.project_slug}}" / ".dvc" / "plots" / "confusion_counts.json").read_text()
+    )
+    assert shipped.pop("description")
+    expected = copy.deepcopy(ConfusionTemplate.DEFAULT_CONTENT)
+    assert expected["spec"]["transform"][0]["aggregate"] == [{"op": "count", "as": "xy_count"}]
+    expected["spec"]["transform"][0]["aggregate"] = [{"op": "sum", "field": "count", "as": "xy_count"}]
+    assert shipped == expected
 
 
 def chromium() -> str | None:

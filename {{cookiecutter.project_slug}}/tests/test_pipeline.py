@@ -21,7 +21,7 @@ def project_copy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A copy of the project (with its git and DVC state) logging to a new SQLite store in the copy,
     also when the project is configured for a team tracking server."""
     if not (PROJECT_ROOT / ".dvc").is_dir():
-        pytest.skip("not a DVC project yet: run `dvc init` first")
+        pytest.skip("not a DVC project yet: take the DVC steps the generation printed (`dvc init` ...)")
     copy = tmp_path / PROJECT_ROOT.name
     shutil.copytree(PROJECT_ROOT, copy, ignore=SKIP, symlinks=True)
     monkeypatch.chdir(copy)

@@ -94,8 +94,8 @@ def score(target: pd.Series, predictions: Predictions) -> dict[str, float]:
 
 def log_plot_data(live: Live, target: pd.Series, predictions: Predictions) -> None:
     """The confusion matrix as data that `dvc plots` draws: one row per pair of labels with its
-    number of test rows in `count`, so the file stays small however large the test split (dvc.yaml
-    names the file, and the template that draws counts, .dvc/plots/confusion_counts.json)."""
+    number of test rows in `count`, so the file stays small however large the test split. dvc.yaml
+    names this file and its template, .dvc/plots/confusion_counts.json, which sums the counts."""
     from sklearn.metrics import confusion_matrix
 
     classes = [str(label) for label in predictions.classes]
@@ -105,6 +105,7 @@ def log_plot_data(live: Live, target: pd.Series, predictions: Predictions) -> No
         for row, actual in enumerate(classes)
         for column, predicted in enumerate(classes)
     ]
+    # The template only matters where dvclive writes dvc.yaml (here dvc.yaml is hand-written).
     live.log_plot("confusion_matrix", cells, x="actual", y="predicted", template="confusion_counts")
 
 
