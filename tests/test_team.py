@@ -252,6 +252,23 @@ def test_doctor_names_a_damaged_local_store(tmp_path: Path) -> None:
     assert f"problem: MLflow store {store} is damaged" in doctor.stdout
 
 
+def test_doctor_names_a_missing_plots_template(tmp_path: Path) -> None:
+    """Without .dvc/plots, `dvc plots show` fails on the template dvc.yaml names; doctor says which
+    and how to get it back."""
+    project = bake(tmp_path, project_name="no-template")
+    doctor = run([sys.executable, "-m", "no_template.doctor"], project, check=False)
+    assert "ok: dvc plots templates found: confusion_counts" in doctor.stdout, doctor.stdout
+    (project / ".dvc" / "plots" / "confusion_counts.json").unlink()
+    doctor = run([sys.executable, "-m", "no_template.doctor"], project, check=False)
+    assert doctor.returncode == 1
+    assert (
+        "problem: dvc.yaml names plots templates that are not in .dvc/plots: confusion_counts"
+        in doctor.stdout
+    )
+    run(["git", "checkout", "--", ".dvc/plots"], project)  # the fix doctor gives
+    assert run([sys.executable, "-m", "no_template.doctor"], project).returncode == 0
+
+
 def test_compose_file_matches_the_stack_the_tests_run(tmp_path: Path) -> None:
     project = bake(tmp_path, project_name="composed", team_stack="yes")
     compose = yaml.safe_load((project / "docker-compose.yml").read_text())

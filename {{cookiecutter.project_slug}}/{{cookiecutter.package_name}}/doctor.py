@@ -4,7 +4,8 @@
   passes `PRAGMA integrity_check`;
 - the DVC remote: reachable, its bucket exists, the credentials in use are accepted (and which
   credential settings are in use, never their values);
-- git and DVC: a repository with a commit, the raw data present in the workspace.
+- git and DVC: a repository with a commit, the raw data present in the workspace, and the plots
+  templates dvc.yaml names.
 
 Each line starts with `ok:` or `problem:`; a problem says what is wrong and how to fix it.
 Exit status 1 when there is a problem. `--remote` checks only the DVC remote (`make push` uses it).
@@ -182,6 +183,39 @@ def check_repository(report: Report) -> None:
         report.ok(f"DVC-tracked data present: {', '.join(str(out) for out in data_files)}")
 
 
+def check_plots_templates(report: Report) -> None:
+    """Every plots template dvc.yaml names is one of DVC's own or a file in .dvc/plots."""
+    import yaml
+    from dvc_render.vega_templates import TemplateNotFoundError, get_template
+
+    root = tracking.project_root()
+    names = sorted(template_names(yaml.safe_load((root / "dvc.yaml").read_text(encoding="utf-8"))))
+    missing = []
+    for name in names:
+        try:
+            get_template(name, str(root / ".dvc" / "plots"))
+        except TemplateNotFoundError:
+            missing.append(name)
+    if missing:
+        report.problem(
+            f"dvc.yaml names plots templates that are not in .dvc/plots: {', '.join(missing)}",
+            "`git checkout -- .dvc/plots` (a project set up without DVC keeps them in .dvc-plots/: "
+            "`mv .dvc-plots .dvc/plots`)",
+        )
+    else:
+        report.ok(f"dvc plots templates found: {', '.join(names) or 'none named'}")
+
+
+def template_names(node: object) -> set[str]:
+    """The values of every `template` key in a parsed dvc.yaml."""
+    if isinstance(node, dict):
+        found = {value for key, value in node.items() if key == "template" and isinstance(value, str)}
+        return found.union(*(template_names(value) for value in node.values()))
+    if isinstance(node, list):
+        return set().union(*(template_names(item) for item in node))
+    return set()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -192,6 +226,7 @@ def main() -> None:
     if not args.remote:
         check_tracking(report)
         check_repository(report)
+        check_plots_templates(report)
     check_remote(report)
     sys.exit(1 if report.problems else 0)
 
