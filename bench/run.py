@@ -94,10 +94,6 @@ def seconds(action: Callable[[], object]) -> float:
     return time.perf_counter() - start
 
 
-def median_seconds(action: Callable[[], object], repeats: int) -> float:
-    return statistics.median(seconds(action) for _ in range(repeats))
-
-
 def interleaved_medians(
     actions: list[Callable[[], object]], repeats: int, before_round: Callable[[], object] | None = None
 ) -> list[float]:
@@ -173,9 +169,41 @@ def set_params(project: Path, **train: object) -> None:
     path.write_text(yaml.safe_dump(params, sort_keys=False))
 
 
+def first_model_parts(workdir: Path) -> dict[str, float]:
+    """first_model, timed in parts: generation, DVC's start until the first stage, and each stage
+    from the line where DVC starts it to the next one (so with DVC's lock and cache work after
+    it); `total` is the whole."""
+    start = time.perf_counter()
+    project = generate(workdir)
+    parts = {"generate": time.perf_counter() - start}
+    command = [sys.executable, "-m", "dvc", "repro"]
+    env = {**ENV, "PYTHONUNBUFFERED": "1"}
+    with subprocess.Popen(
+        command, cwd=project, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    ) as repro:
+        current, since = "DVC start", time.perf_counter()
+        output = []
+        for line in repro.stdout:
+            output.append(line)
+            if line.startswith("Running stage '"):
+                now = time.perf_counter()
+                parts[current], current, since = now - since, line.split("'")[1], now
+    parts[current] = time.perf_counter() - since
+    if repro.returncode != 0:
+        sys.exit(f"dvc repro failed:\n{''.join(output)}")
+    assert '"registered": true' in (project / "reports" / "registration.json").read_text()
+    parts["total"] = time.perf_counter() - start
+    return parts
+
+
 def measure_first_model(scratch: Path, repeats: int) -> list[tuple[str, str, str]]:
-    first = median_seconds(lambda: first_model(scratch / "first"), repeats)
-    return [("(1) generate -> first registered model", f"{first:.1f} s", "<= 10 s")]
+    runs = [first_model_parts(scratch / "first") for _ in range(repeats)]
+    median = {part: statistics.median(run[part] for run in runs) for part in runs[0]}
+    parts = ", ".join(f"{part} {taken:.2f} s" for part, taken in median.items() if part != "total")
+    return [
+        ("(1) generate -> first registered model", f"{median['total']:.1f} s", "<= 10 s"),
+        ("(1) its parts (medians)", parts, ""),
+    ]
 
 
 def measure_overhead(
