@@ -115,10 +115,8 @@ def generate(folder: Path) -> Path:
 
 
 def first_model(workdir: Path) -> Path:
-    project = generate(workdir)
-    dvc(project, "repro")
-    assert '"registered": true' in (project / "reports" / "registration.json").read_text()
-    return project
+    """A generated project after its first `dvc repro` (see first_model_parts)."""
+    return first_model_parts(workdir)[0]
 
 
 def sweep(project: Path, first: int, jobs: int) -> None:
@@ -169,10 +167,11 @@ def set_params(project: Path, **train: object) -> None:
     path.write_text(yaml.safe_dump(params, sort_keys=False))
 
 
-def first_model_parts(workdir: Path) -> dict[str, float]:
-    """first_model, timed in parts: generation, DVC's start until the first stage, and each stage
-    from the line where DVC starts it to the next one (so with DVC's lock and cache work after
-    it); `total` is the whole."""
+def first_model_parts(workdir: Path) -> tuple[Path, dict[str, float]]:
+    """Generate a project and run its first `dvc repro` (which must register a model); return the
+    project and the seconds of each part: generation, DVC's start until the first stage, and each
+    stage from the line where DVC starts it to the next one (so with DVC's lock and cache work
+    after it); `total` is the whole."""
     start = time.perf_counter()
     project = generate(workdir)
     parts = {"generate": time.perf_counter() - start}
@@ -193,11 +192,11 @@ def first_model_parts(workdir: Path) -> dict[str, float]:
         sys.exit(f"dvc repro failed:\n{''.join(output)}")
     assert '"registered": true' in (project / "reports" / "registration.json").read_text()
     parts["total"] = time.perf_counter() - start
-    return parts
+    return project, parts
 
 
 def measure_first_model(scratch: Path, repeats: int) -> list[tuple[str, str, str]]:
-    runs = [first_model_parts(scratch / "first") for _ in range(repeats)]
+    runs = [first_model_parts(scratch / "first")[1] for _ in range(repeats)]
     median = {part: statistics.median(run[part] for run in runs) for part in runs[0]}
     parts = ", ".join(f"{part} {taken:.2f} s" for part, taken in median.items() if part != "total")
     return [
