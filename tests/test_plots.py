@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
-from conftest import TEMPLATE, Combo, run
+from conftest import TEMPLATE, Combo, bake, dvc, dvc_lock_hashes, run
 from dvc_render.vega_templates import ConfusionTemplate
 
 IMAGES = {
@@ -88,6 +88,38 @@ def test_confusion_matrix_data_counts_the_test_split(reproduced) -> None:
     )
     assert [{key: row[key] for key in cells[0]} for row in vega["data"]["values"]] == cells
     assert vega["spec"]["transform"][0]["aggregate"] == [{"op": "sum", "field": "count", "as": "xy_count"}]
+
+
+def test_a_large_regression_test_split_plots_the_same_sample_of_it(tmp_path: Path) -> None:
+    """Predicted against actual for `dvc plots` stays at 1,000 points however large the test split:
+    real (actual, predicted) pairs of the split, the same ones when evaluate runs again."""
+    import joblib
+    import numpy as np
+    import pandas as pd
+
+    project = bake(tmp_path, dataset="diabetes")
+    raw = project / "data" / "raw" / "diabetes.csv"
+    rows = pd.read_csv(raw)
+    larger = rows.sample(n=8_000, replace=True, random_state=0)
+    larger += np.random.default_rng(0).normal(scale=1e-3, size=larger.shape)  # no two rows alike
+    larger.to_csv(raw, index=False)
+    dvc(project, "add", "--quiet", "data/raw/diabetes.csv")
+    dvc(project, "repro", "evaluate")
+
+    plotted = project / "dvclive" / "plots" / "custom" / "predicted_vs_actual.json"
+    points = json.loads(plotted.read_text())
+    test = pd.read_parquet(project / "data" / "prepared" / "test.parquet")
+    assert len(test) == 2_000 and len(points) == 1_000
+    model = joblib.load(project / "models" / "model.joblib")
+    pairs = dict(zip(test["target"], model.predict(test.drop(columns="target")), strict=True))
+    assert len(pairs) == len(test)
+    for point in points:
+        assert point["predicted"] == pytest.approx(pairs[point["actual"]])
+
+    first, pictures = plotted.read_bytes(), dvc_lock_hashes(project)["dvclive/plots/images"]
+    dvc(project, "repro", "--force", "evaluate")
+    assert plotted.read_bytes() == first
+    assert dvc_lock_hashes(project)["dvclive/plots/images"] == pictures
 
 
 def test_the_counts_template_is_dvcs_confusion_template_summing_counts() -> None:

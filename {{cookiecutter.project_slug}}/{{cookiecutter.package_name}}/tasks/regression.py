@@ -21,6 +21,10 @@ if TYPE_CHECKING:
 TASK = "regression"
 TARGET = "target"
 STRATIFIED = False  # `prepare` splits rows at random: a continuous target has no classes
+# Test rows drawn in the predicted-vs-actual plots (scikit-learn's default for its picture), chosen
+# at random with a fixed seed: the plots stay small and the same for the same predictions.
+PLOTTED_ROWS = 1_000
+PLOTTED_ROWS_SEED = 0
 
 
 class Metric(NamedTuple):
@@ -80,10 +84,13 @@ def score(target: pd.Series, predictions: Predictions) -> dict[str, float]:
 
 
 def log_plot_data(live: Live, target: pd.Series, predictions: Predictions) -> None:
-    """Predicted against actual as data that `dvc plots` draws (dvc.yaml names the file)."""
+    """Predicted against actual as data that `dvc plots` draws (dvc.yaml names the file): at most
+    PLOTTED_ROWS test rows."""
     import pandas as pd
 
     points = pd.DataFrame({"actual": target.to_numpy(), "predicted": predictions.values})
+    if len(points) > PLOTTED_ROWS:
+        points = points.sample(n=PLOTTED_ROWS, random_state=PLOTTED_ROWS_SEED).sort_index()
     live.log_plot(
         "predicted_vs_actual",
         points,
@@ -96,13 +103,19 @@ def log_plot_data(live: Live, target: pd.Series, predictions: Predictions) -> No
 
 def figures(target: pd.Series, predictions: Predictions) -> Iterator[tuple[str, Figure]]:
     """The pictures of the test results, as (file name, figure): predicted against actual, and the
-    residuals."""
+    residuals, each of at most PLOTTED_ROWS test rows."""
     from sklearn.metrics import PredictionErrorDisplay
 
     for kind, file_name in (
         ("actual_vs_predicted", "predicted_vs_actual.png"),
         ("residual_vs_predicted", "residuals.png"),
     ):
-        display = PredictionErrorDisplay.from_predictions(target, predictions.values, kind=kind)
+        display = PredictionErrorDisplay.from_predictions(
+            target,
+            predictions.values,
+            kind=kind,
+            subsample=PLOTTED_ROWS,
+            random_state=PLOTTED_ROWS_SEED,
+        )
         display.ax_.set_title(file_name.removesuffix(".png").replace("_", " ").capitalize())
         yield file_name, display.figure_
