@@ -1,30 +1,74 @@
-"""Promote the `staging` model version to `production`, re-checking the gate first.
+"""Promote the workspace's registered model version to `production`, re-checking the gate first.
 
-    python -m <package>.promote        (or: make promote)
+    python -m <package>.promote [--version N]        (or: make promote [VERSION=N])
 
-The candidate must still pass `register.gate` on its logged metrics and, with
-`promote.must_beat_production: true`, beat the current production version on the task's
-main metric. Serve or load the result as `models:/<model_name>@production`.
+By default the candidate is the version that the workspace's pipeline registered, as
+`reports/registration.json` records it: after `dvc exp apply <experiment>`, the adopted
+experiment's model, whichever experiment registered last (and so holds `staging`). `--version`
+names another. The candidate must still pass `register.gate` on its logged metrics and, with
+`promote.must_beat_production: true`, beat the current production version on the task's main
+metric. Serve or load the result as `models:/<model_name>@production`.
 """
 
 from __future__ import annotations
 
+import argparse
+from pathlib import Path
+from typing import TYPE_CHECKING
+
 from . import tracking
 from .config import Params, load_params
 from .errors import PipelineError, run_main
-from .stages.register import CANDIDATE_ALIAS, gate_failures
+from .files import read_json
+from .gate import DECISION_FILE
+from .stages.register import gate_failures
 from .task import MAIN_METRIC, METRICS
+
+if TYPE_CHECKING:
+    from mlflow.entities.model_registry import ModelVersion
 
 PRODUCTION_ALIAS = "production"
 
 
-def promote(params: Params) -> str:
-    """Move the production alias to the staging version; return what was done."""
+def workspace_version(name: str, decision_file: Path) -> ModelVersion:
+    """The version of model `name` that the workspace's `register` stage recorded in `decision_file`."""
+    if not decision_file.exists():
+        raise PipelineError(
+            f"{decision_file} not found: run `dvc repro` (or `dvc exp apply <experiment>`) first, "
+            "or name the version: make promote VERSION=<n>"
+        )
+    decision = read_json(decision_file)
+    if not decision.get("registered"):
+        raise PipelineError(f"the workspace's model was not registered ({decision.get('reason')})")
+    if decision["model_name"] != name:
+        raise PipelineError(
+            f"{decision_file} records model {decision['model_name']!r}, params.yaml names {name!r}: "
+            "run `dvc repro` to register the workspace's model under the new name"
+        )
+    version = tracking.model_version(name, decision["model_version"])
+    if version is None or version.run_id != decision["mlflow_run_id"]:
+        raise PipelineError(
+            f"version {decision['model_version']} of {name!r} in {tracking.tracking_uri()} is not the "
+            f"model of MLflow run {decision['mlflow_run_id']} that {decision_file} records (another "
+            "tracking store?): run `dvc repro --force register` to register it there"
+        )
+    return version
+
+
+def named_version(name: str, number: int) -> ModelVersion:
+    """Version `number` of model `name`."""
+    version = tracking.model_version(name, number)
+    if version is None:
+        raise PipelineError(f"model {name!r} has no version {number}: `make compare` lists the versions")
+    return version
+
+
+def promote(params: Params, version: int | None = None, decision_file: Path = DECISION_FILE) -> str:
+    """Move the production alias to `version`, by default the workspace's (see the module
+    docstring); return what was done."""
     name = params.registry.model_name
     tracking.connect()
-    candidate = tracking.version_by_alias(name, CANDIDATE_ALIAS)
-    if candidate is None:
-        raise PipelineError(f"no version of {name!r} has alias {CANDIDATE_ALIAS!r}: run `dvc repro` first")
+    candidate = workspace_version(name, decision_file) if version is None else named_version(name, version)
     metrics = tracking.run_metrics(candidate.run_id)
     failures = gate_failures(metrics, params.registry.gate)
     if failures:
@@ -46,7 +90,10 @@ def promote(params: Params) -> str:
 
 
 def main() -> None:
-    print(f"promote: {promote(load_params())}")
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--version", type=int, help="the version to promote (default: the workspace's)")
+    args = parser.parse_args()
+    print(f"promote: {promote(load_params(), args.version, tracking.project_root() / DECISION_FILE)}")
 
 
 if __name__ == "__main__":

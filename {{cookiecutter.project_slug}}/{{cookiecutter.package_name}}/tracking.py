@@ -315,6 +315,16 @@ def set_alias(name: str, alias: str, version: str) -> None:
     again_if_raced(lambda: client().set_registered_model_alias(name, alias, version))
 
 
+def model_version(name: str, version: int) -> ModelVersion | None:
+    """Version `version` of model `name`, or None."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return client().get_model_version(name, str(version))
+    except MlflowException:
+        return None
+
+
 def version_by_alias(name: str, alias: str) -> ModelVersion | None:
     """The version `models:/<name>@<alias>` points at, or None."""
     from mlflow.exceptions import MlflowException
