@@ -184,8 +184,9 @@ def test_promote_takes_the_workspace_model_not_the_last_registered(
         (lambda frame: frame.assign(**{frame.columns[0]: "abc"}), "must be numeric"),
         (lambda frame: frame.assign(**{frame.columns[0]: float("nan")}), "have missing values"),
         (lambda frame: frame.assign(**{TARGET: frame[TARGET].iloc[0]}), "single class|is constant"),
+        (lambda frame: frame.assign(**{frame.columns[0]: float("-inf")}), "have infinite values"),
     ],
-    ids=["no-rows", "text-in-a-feature", "all-nan-feature", "one-target-value"],
+    ids=["no-rows", "text-in-a-feature", "all-nan-feature", "one-target-value", "infinite-feature"],
 )
 def test_prepare_rejects_unusable_data(
     tiny_raw: Path, tmp_path: Path, params: Params, corrupt, expected: str
@@ -211,6 +212,21 @@ def test_prepare_rejects_an_empty_file(tmp_path: Path, params: Params) -> None:
     (tmp_path / "raw.csv").write_text("")
     with pytest.raises(PipelineError, match="is empty"):
         prepare(tmp_path / "raw.csv", tmp_path / "out", params.prepare)
+
+
+def test_prepare_rejects_a_file_that_is_not_a_utf8_csv(
+    tiny_raw: Path, tmp_path: Path, params: Params
+) -> None:
+    text = tiny_raw.read_bytes()
+    tiny_raw.write_bytes(text.replace(b"\n", b"\n\xff", 1))  # a Latin-1 byte, as from a spreadsheet
+    with pytest.raises(PipelineError, match=r"is not UTF-8 text \(byte 0xff at offset \d+\)"):
+        prepare(tiny_raw, tmp_path / "out", params.prepare)
+    lines = text.decode().splitlines()
+    lines[3] += ",1,2"  # a row with more fields than the header
+    tiny_raw.write_text("\n".join(lines) + "\n")
+    with pytest.raises(PipelineError, match="is not a well-formed CSV: .*Expected .* fields in line 4"):
+        prepare(tiny_raw, tmp_path / "out", params.prepare)
+    assert not (tmp_path / "out").exists()
 
 
 def test_runs_of_killed_processes_are_ended_before_a_new_run(mlflow_store: str) -> None:

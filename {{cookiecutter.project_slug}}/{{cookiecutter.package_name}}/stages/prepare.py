@@ -28,7 +28,8 @@ def required_features(schema_path: Path) -> list[str]:
 
 
 def read_raw(path: Path, schema_path: Path = SCHEMA_FILE) -> pd.DataFrame:
-    """Read the raw data and check it can be learned from: the schema's columns, numeric, no gaps."""
+    """Read the raw data and check it can be learned from: a UTF-8 CSV with the schema's columns,
+    numeric and finite, no gaps."""
     if not path.exists():
         raise PipelineError(
             f"{path} not found: fetch it with `dvc pull`, or add your data with `dvc add {path}`"
@@ -37,6 +38,13 @@ def read_raw(path: Path, schema_path: Path = SCHEMA_FILE) -> pd.DataFrame:
         frame = pd.read_csv(path)
     except pd.errors.EmptyDataError:
         raise PipelineError(f"{path} is empty") from None
+    except UnicodeDecodeError as error:
+        raise PipelineError(
+            f"{path} is not UTF-8 text (byte {error.object[error.start]:#x} at offset {error.start}): "
+            "save it as a UTF-8 CSV"
+        ) from None
+    except pd.errors.ParserError as error:
+        raise PipelineError(f"{path} is not a well-formed CSV: {str(error).strip()}") from None
     if TARGET not in frame.columns:
         raise PipelineError(
             f"{path} has no column {TARGET!r} (the target); columns: {', '.join(frame.columns)}"
@@ -59,6 +67,9 @@ def read_raw(path: Path, schema_path: Path = SCHEMA_FILE) -> pd.DataFrame:
     with_gaps = [column for column in frame.columns if frame[column].isna().any()]
     if with_gaps:
         raise PipelineError(f"{path}: columns {', '.join(with_gaps)} have missing values")
+    infinite = [column for column in frame.columns if frame[column].abs().eq(float("inf")).any()]
+    if infinite:
+        raise PipelineError(f"{path}: columns {', '.join(infinite)} have infinite values")
     problem = target_problem(frame[TARGET])
     if problem:
         raise PipelineError(f"{path}: column {TARGET!r} {problem}")
