@@ -27,6 +27,17 @@ def required_features(schema_path: Path) -> list[str]:
     return [str(column) for column in schema["features"]]
 
 
+def non_utf8_line(path: Path) -> str:
+    """Where the file first stops being UTF-8, as "line N, byte 0x..": to report, not to read."""
+    with open(path, "rb") as file:
+        for number, line in enumerate(file, start=1):
+            try:
+                line.decode("utf-8")
+            except UnicodeDecodeError as error:
+                return f"line {number}, byte {line[error.start]:#x}"
+    return "a character split at the end of the file"
+
+
 def read_raw(path: Path, schema_path: Path = SCHEMA_FILE) -> pd.DataFrame:
     """Read the raw data and check it can be learned from: a UTF-8 CSV with the schema's columns,
     numeric and finite, no gaps."""
@@ -38,10 +49,9 @@ def read_raw(path: Path, schema_path: Path = SCHEMA_FILE) -> pd.DataFrame:
         frame = pd.read_csv(path)
     except pd.errors.EmptyDataError:
         raise PipelineError(f"{path} is empty") from None
-    except UnicodeDecodeError as error:
+    except UnicodeDecodeError:
         raise PipelineError(
-            f"{path} is not UTF-8 text (byte {error.object[error.start]:#x} at offset {error.start}): "
-            "save it as a UTF-8 CSV"
+            f"{path} is not UTF-8 text ({non_utf8_line(path)}): save it as a UTF-8 CSV"
         ) from None
     except pd.errors.ParserError as error:
         raise PipelineError(f"{path} is not a well-formed CSV: {str(error).strip()}") from None
