@@ -132,6 +132,16 @@ def test_no_secret_reaches_generated_files_or_mlflow(tmp_path: Path, monkeypatch
         assert secret not in repr(logged.data.params) + repr(logged.data.tags)
 
 
+def test_make_ui_points_to_the_tracking_server_pyproject_names(tmp_path: Path) -> None:
+    """With a tracking server configured (pyproject.toml), `make ui` starts no local UI of its own."""
+    server = f"http://127.0.0.1:{free_port()}"
+    project = bake(tmp_path, mlflow_tracking_uri=server)
+    result = subprocess.run(["make", "ui"], cwd=project, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert f"runs go to the tracking server: open {server}" in result.stdout
+    assert not (project / "mlflow.db").exists()
+
+
 def test_make_ui_serves_on_localhost_only(tmp_path: Path) -> None:
     project = bake(tmp_path)
     port = free_port()

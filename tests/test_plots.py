@@ -55,6 +55,9 @@ def test_each_plot_goes_to_dvc_and_to_the_mlflow_run(reproduced, combo: Combo) -
         ).fetchone()
     logged = Path(artifact_uri.removeprefix("file://")) / "plots"
     assert {path.stem for path in logged.glob("*.png")} == IMAGES[combo.task]
+    dvc(project, "plots", "show")  # its page, in dvc_plots/, is not for git
+    assert (project / "dvc_plots" / "index.html").exists()
+    assert "dvc_plots" not in run(["git", "status", "--porcelain", "--untracked-files=all"], project).stdout
 
 
 def test_confusion_matrix_data_counts_the_test_split(reproduced) -> None:

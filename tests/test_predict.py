@@ -54,7 +54,22 @@ def test_predict_names_missing_columns_and_writes_nothing(promoted: Path, tmp_pa
     assert f"error: {rows} lacks columns the model requires: mean_radius, worst_area" in failed.stderr
     assert not (tmp_path / "out.csv").exists()
     failed = predict(promoted, "models:/scored@nonexistent", rows, tmp_path / "out.csv", check=False)
+    assert failed.returncode != 0
     assert "error: can't load models:/scored@nonexistent: " in failed.stderr
+    assert not (tmp_path / "out.csv").exists()
+    unnamed = run(["make", "predict"], promoted, check=False)
+    assert unnamed.returncode != 0 and "make predict INPUT=new.csv OUTPUT=scores.csv" in unnamed.stderr
+
+
+def test_serve_names_a_model_the_store_lacks_before_starting(promoted: Path) -> None:
+    result = run(
+        ["make", "serve", "MODEL=models:/scored@nonexistent", f"SERVE_PORT={free_port()}"],
+        promoted,
+        check=False,
+    )
+    assert result.returncode != 0
+    assert "error: can't serve models:/scored@nonexistent: " in result.stderr
+    assert "Traceback" not in result.stderr
 
 
 def test_serve_answers_like_batch_predict(promoted: Path, tmp_path: Path) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 from pathlib import Path
 
 import pytest
@@ -38,6 +39,23 @@ def test_make_targets_work_in_a_fresh_project(tmp_path: Path) -> None:
     make("lint")
     assert "models:/wine-quality@production -> version 1" in make("promote")
     assert "1 (production, staging)" in make("compare")
+    # A checkout runs DVC's hook only: ruff checks commits, not checkouts.
+    checkout = run(["git", "checkout", "--", "params.yaml"], project, env=hooks_env)
+    output = checkout.stdout + checkout.stderr
+    assert "dvc checkout" in output and "ruff" not in output, output
+
+
+def test_make_setup_refuses_a_python_older_than_the_project_needs(tmp_path: Path) -> None:
+    """Before creating .venv: a .venv of the wrong Python would leave every target broken."""
+    if sys.version_info >= (3, 13):
+        pytest.skip("the template offers no Python newer than 3.13 (python_version)")
+    newer = f"3.{sys.version_info.minor + 1}"
+    project = bake(tmp_path, python_version=newer)
+    result = run(["make", "setup", f"SETUP_PYTHON={sys.executable}"], project, check=False)
+    assert result.returncode != 0
+    assert f"error: this project needs Python {newer} or newer" in result.stderr
+    assert f"{sys.executable} is {sys.version.split()[0]}" in result.stderr
+    assert not (project / ".venv").exists()
 
 
 def test_pre_commit_pins_the_ruff_of_the_lock(tmp_path: Path) -> None:

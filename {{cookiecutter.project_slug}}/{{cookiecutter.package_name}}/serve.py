@@ -14,7 +14,21 @@ import os
 import sys
 
 from . import tracking
-from .errors import run_main
+from .errors import PipelineError, run_main
+
+
+def check_model(model_uri: str) -> None:
+    """A PipelineError naming `model_uri` unless the store has that model (before the server starts)."""
+    from mlflow.exceptions import MlflowException
+    from mlflow.models import get_model_info
+
+    try:
+        get_model_info(model_uri)
+    except MlflowException as error:
+        raise PipelineError(
+            f"can't serve {model_uri}: {error.message.splitlines()[0]} (`make promote` sets production; "
+            "or serve another: make serve MODEL=models:/<name>@staging)"
+        ) from None
 
 
 def main() -> None:
@@ -27,6 +41,7 @@ def main() -> None:
     args = parser.parse_args()
     # The server resolves models:/ URIs in the project's store (or the team's server).
     os.environ["MLFLOW_TRACKING_URI"] = tracking.reachable_tracking_uri()
+    check_model(args.model)
     command = ["mlflow", "models", "serve", "--model-uri", args.model, "--env-manager", "local"]
     command += ["--host", args.host, "--port", str(args.port)]
     print(f"serve: {args.model} on http://{args.host}:{args.port}/invocations", flush=True)
