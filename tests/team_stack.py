@@ -46,12 +46,18 @@ def free_port() -> int:
 
 
 def listening_addresses(port: int) -> set[str]:
-    """The IPv4 addresses a TCP server listens on at `port` (from /proc/net/tcp)."""
-    rows = [line.split() for line in Path("/proc/net/tcp").read_text().splitlines()[1:]]
-    hex_addresses = {
-        row[1].split(":")[0] for row in rows if row[3] == "0A" and row[1].endswith(f":{port:04X}")
-    }
-    return {socket.inet_ntoa(bytes.fromhex(address)[::-1]) for address in hex_addresses}
+    """The addresses, IPv4 and IPv6, a TCP server listens on at `port` (from /proc/net/tcp and tcp6)."""
+    found = set()
+    for table, family in (("tcp", socket.AF_INET), ("tcp6", socket.AF_INET6)):
+        path = Path("/proc/net") / table
+        rows = [line.split() for line in path.read_text().splitlines()[1:]] if path.exists() else []
+        for row in rows:
+            address, _, row_port = row[1].partition(":")
+            if row[3] == "0A" and int(row_port, 16) == port:  # 0A: LISTEN
+                packed = bytes.fromhex(address)  # 32-bit words in host (little-endian) order
+                words = b"".join(packed[i : i + 4][::-1] for i in range(0, len(packed), 4))
+                found.add(socket.inet_ntop(family, words))
+    return found
 
 
 def wait_until(

@@ -75,7 +75,7 @@ def test_repro_registers_a_model_that_traces_back(combo: Combo, reproduced) -> N
     assert run_data.metrics == pytest.approx(metrics)
     assert "Data and pipelines are up to date" in dvc(project, "repro")
     output = (project.parent / "repro.log").read_text()
-    assert "Warning" not in output and "Traceback" not in output, output
+    assert "warning" not in output.lower() and "Traceback" not in output, output
     # each stage says what it did in one line of its own; no library chatter
     stage_lines = [line for line in output.splitlines() if line.split(":")[0] in STAGES]
     assert [line.split(":")[0] for line in stage_lines] == list(STAGES), output
@@ -110,6 +110,6 @@ def test_generated_project_passes_its_own_tests_and_lint(combo: Combo, reproduce
     project = reproduced(combo)
     result = run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"], project, check=False)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    assert " passed" in result.stdout and "failed" not in result.stdout
+    assert " passed" in result.stdout and "failed" not in result.stdout and "skipped" not in result.stdout
     run([sys.executable, "-m", "ruff", "check", "--no-cache", "."], project)
     run([sys.executable, "-m", "ruff", "format", "--check", "--no-cache", "."], project)

@@ -109,7 +109,8 @@ def test_repro_logs_run_model_and_alias_to_the_tracking_server(
     raw_md5 = yaml.safe_load((team_project / "data" / "raw" / "wine.csv.dvc").read_text())
     assert logged.data.tags["dvc_data_md5"] == raw_md5["outs"][0]["md5"]
     assert logged.data.tags["python_version"] == ".".join(map(str, sys.version_info[:3]))
-    assert server.get_model_version_by_alias(MODEL, "staging").run_id == run_id
+    decision = yaml.safe_load((team_project / "reports" / "registration.json").read_text())
+    assert server.get_model_version(MODEL, str(decision["model_version"])).run_id == run_id
     assert not (team_project / "mlflow.db").exists(), "team mode must not create a local store"
 
     keys = stack.objects(ARTIFACT_BUCKET)
@@ -121,7 +122,7 @@ def test_repro_logs_run_model_and_alias_to_the_tracking_server(
     assert f"mlflow=={mlflow.__version__}" in Path(installed).read_text().splitlines()
 
     monkeypatch.setenv("MLFLOW_TRACKING_URI", stack.tracking_uri)  # undone after the test
-    model = mlflow.sklearn.load_model(f"models:/{MODEL}@staging")
+    model = mlflow.sklearn.load_model(f"models:/{MODEL}/{decision['model_version']}")
     test = pd.read_parquet(team_project / "data" / "prepared" / "test.parquet")
     assert len(model.predict(test.drop(columns="target"))) == len(test)
 
