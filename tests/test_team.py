@@ -111,6 +111,7 @@ def test_repro_logs_run_model_and_alias_to_the_tracking_server(
     assert logged.data.tags["python_version"] == ".".join(map(str, sys.version_info[:3]))
     decision = yaml.safe_load((team_project / "reports" / "registration.json").read_text())
     assert server.get_model_version(MODEL, str(decision["model_version"])).run_id == run_id
+    assert "staging" in server.get_registered_model(MODEL).aliases
     assert not (team_project / "mlflow.db").exists(), "team mode must not create a local store"
 
     keys = stack.objects(ARTIFACT_BUCKET)
@@ -251,6 +252,31 @@ def test_doctor_names_a_damaged_local_store(tmp_path: Path) -> None:
     doctor = run([sys.executable, "-m", "damaged.doctor"], project, check=False)
     assert doctor.returncode == 1
     assert f"problem: MLflow store {store} is damaged" in doctor.stdout
+
+
+def test_doctor_names_changed_or_deleted_raw_data_and_the_fix_that_works(tmp_path: Path) -> None:
+    project = bake(tmp_path, project_name="raw-check")
+    doctor = [sys.executable, "-m", "raw_check.doctor"]
+    raw = project / "data" / "raw" / "wine.csv"
+    original = raw.read_bytes()
+    raw.write_bytes(original + b"1,2,3\n")
+    found = run(doctor, project, check=False)
+    assert found.returncode == 1
+    fix = "`dvc checkout --force data/raw/wine.csv` restores the tracked version"
+    assert (
+        f"problem: DVC-tracked data data/raw/wine.csv differs from its .dvc file. Fix: {fix}" in found.stdout
+    )
+    run([sys.executable, "-m", "dvc", "checkout", "--force", "data/raw/wine.csv"], project)
+    assert raw.read_bytes() == original
+    raw.unlink()
+    found = run(doctor, project, check=False)
+    assert (
+        "problem: DVC-tracked data data/raw/wine.csv is deleted. Fix: run `dvc checkout data/raw/wine.csv`"
+        in found.stdout
+    )
+    run([sys.executable, "-m", "dvc", "checkout", "data/raw/wine.csv"], project)
+    assert raw.read_bytes() == original
+    assert "ok: DVC-tracked data data/raw/wine.csv matches its .dvc file" in run(doctor, project).stdout
 
 
 def test_doctor_names_a_missing_plots_template(tmp_path: Path) -> None:

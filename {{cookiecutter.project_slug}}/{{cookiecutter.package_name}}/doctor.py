@@ -4,8 +4,8 @@
   passes `PRAGMA integrity_check`;
 - the DVC remote: reachable, its bucket exists, the credentials in use are accepted (and which
   credential settings are in use, never their values);
-- git and DVC: a repository with a commit, the raw data present in the workspace, and the plots
-  templates dvc.yaml names.
+- git and DVC: a repository with a commit, the raw data as its .dvc file records it, and the
+  plots templates dvc.yaml names.
 
 Each line starts with `ok:` or `problem:`; a problem says what is wrong and how to fix it.
 Exit status 1 when there is a problem. `--remote` checks only the DVC remote (`make push` uses it).
@@ -176,11 +176,19 @@ def check_repository(report: Report) -> None:
         report.ok(f"git repository at commit {tracking.git('rev-parse', '--short', 'HEAD')}")
     repo = Repo(str(tracking.project_root()))
     data_files = [out for stage in repo.index.stages if stage.is_data_source for out in stage.outs]
-    missing = [str(out) for out in data_files if not out.exists]
-    if missing:
-        report.problem(f"DVC-tracked data missing from the workspace: {', '.join(missing)}", "run `dvc pull`")
-    else:
-        report.ok(f"DVC-tracked data present: {', '.join(str(out) for out in data_files)}")
+    for out in data_files:
+        state = out.status().get(str(out))  # None when the file matches its .dvc file
+        if state is None:
+            report.ok(f"DVC-tracked data {out} matches its .dvc file")
+        elif state == "modified":
+            report.problem(
+                f"DVC-tracked data {out} differs from its .dvc file",
+                f"`dvc checkout --force {out}` restores the tracked version; `dvc add {out}` records yours",
+            )
+        elif out.cache.exists(out.hash_info.value):
+            report.problem(f"DVC-tracked data {out} is {state}", f"run `dvc checkout {out}` (DVC's cache has it)")
+        else:
+            report.problem(f"DVC-tracked data {out} is {state}, and not in DVC's cache", "run `dvc pull`")
 
 
 def check_plots_templates(report: Report) -> None:
