@@ -15,7 +15,7 @@ class PipelineError(Exception):
 def run_main(main: Callable[[], None]) -> None:
     """Run a command's `main`; report a PipelineError or a system error (disk full, permission
     denied) as one `error: ...` line and exit with status 1. Outputs are written atomically, so
-    the previous ones are still intact."""
+    none is left half-written."""
     try:
         main()
     except (PipelineError, OSError) as error:
