@@ -90,6 +90,9 @@ def test_queued_parallel_experiments_each_log_one_run_into_the_project_store(tmp
         for logged in by_exp.values()
     }
     assert grid == {("10", "2"), ("10", "4"), ("20", "2"), ("20", "4")}  # with its own params
+    assert {logged.data.tags["git_dirty"] for logged in by_exp.values()} == {
+        "true"
+    }  # -S differs from the commit
 
     # Adopting the best experiment reruns nothing and registers nothing again. Of those not holding
     # `staging` (the last registered), so that promoting it can't be right by chance.

@@ -69,6 +69,8 @@ def test_repro_registers_a_model_that_traces_back(combo: Combo, reproduced) -> N
         "md5"
     ]
     assert run_data.tags["git_commit"] == head
+    assert run_data.tags["git_dirty"] == "false"  # run on the generated commit as it is
+    assert run_data.tags["dvc_model_md5"] == dvc_lock_hashes(project)["models/model.joblib"]
     assert run_data.tags["dvc_data_md5"] == raw_md5
     assert run_data.params["train.model"] == combo.model
     metrics = json.loads((project / "dvclive" / "metrics.json").read_text())

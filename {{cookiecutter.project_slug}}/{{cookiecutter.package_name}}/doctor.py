@@ -186,7 +186,9 @@ def check_repository(report: Report) -> None:
                 f"`dvc checkout --force {out}` restores the tracked version; `dvc add {out}` records yours",
             )
         elif out.cache.exists(out.hash_info.value):
-            report.problem(f"DVC-tracked data {out} is {state}", f"run `dvc checkout {out}` (DVC's cache has it)")
+            report.problem(
+                f"DVC-tracked data {out} is {state}", f"run `dvc checkout {out}` (DVC's cache has it)"
+            )
         else:
             report.problem(f"DVC-tracked data {out} is {state}, and not in DVC's cache", "run `dvc pull`")
 

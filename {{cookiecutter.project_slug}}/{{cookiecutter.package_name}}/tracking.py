@@ -40,6 +40,8 @@ T = TypeVar("T")
 PACKAGE = __package__.split(".")[0]  # this package, also under `python -m`
 MODEL_ARTIFACT = "model"
 MODEL_URI_TAG = "model_uri"  # the run's logged model
+# What the pipeline's results depend on in git: `git_dirty` says whether they differ from the commit.
+LINEAGE_PATHS = (PACKAGE, "params.yaml", "dvc.yaml", "data", "pyproject.toml", "requirements.lock")
 INPUTS_KEY_TAG = "inputs_key"  # a digest of what the run records (stages.register.inputs_key)
 # Fail within seconds when a tracking server is down, instead of MLflow's default ~4 minutes of retries.
 HTTP_DEFAULTS = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2", "MLFLOW_HTTP_REQUEST_TIMEOUT": "15"}
@@ -191,6 +193,12 @@ def lineage_tags() -> dict[str, str]:
     if commit:
         tags["mlflow.source.git.commit"] = commit
         tags["git_commit"] = commit
+        # Whether the code, params or data definitions differ from that commit (inside `dvc exp
+        # run`: the experiment's -S values); the pipeline's own outputs are left out.
+        status = ("--no-optional-locks", "status", "--porcelain", "--untracked-files=no")
+        changed = git(*status, "--", *LINEAGE_PATHS, ":(exclude,glob)**/.gitignore")  # DVC's own
+        if changed is not None:
+            tags["git_dirty"] = str(bool(changed)).lower()
     if os.environ.get("DVC_EXP_NAME"):
         tags["dvc_exp_name"] = os.environ["DVC_EXP_NAME"]
     return tags

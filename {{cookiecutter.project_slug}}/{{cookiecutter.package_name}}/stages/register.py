@@ -112,14 +112,15 @@ def record(
     DVC hash): the finished one logged before from the same inputs, if any (a rerun after a crash,
     a forced `dvc repro`), else a new one (see log_run). Return its ids."""
     lineage = tracking.lineage_tags()
-    key = inputs_key(lineage.get("git_commit"), params, raw_md5, tracking.file_md5(paths["model"]), metrics)
+    model_md5 = tracking.file_md5(paths["model"])
+    key = inputs_key(lineage.get("git_commit"), params, raw_md5, model_md5, metrics)
     earlier = tracking.finished_run(experiment_id, key)
     if earlier is not None:
         run_id, model_uri = earlier
         return run_ids(run_id, experiment_id, model_uri)
     model, example = load_model(paths["model"], paths["test"])
     raw = (paths["raw"], raw_md5)
-    tags = {**lineage, tracking.INPUTS_KEY_TAG: key}
+    tags = {**lineage, tracking.INPUTS_KEY_TAG: key, "dvc_model_md5": model_md5}
     return log_run(experiment_id, params, raw, model, example, metrics, paths["images"], tags)
 
 
