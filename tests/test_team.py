@@ -328,6 +328,9 @@ def test_compose_file_matches_the_stack_the_tests_run(tmp_path: Path) -> None:
     assert pyproject["tool"]["composed"]["mlflow_tracking_uri"] == "http://127.0.0.1:5000"
     assert "endpointurl = http://127.0.0.1:9000" in (project / ".dvc" / "config").read_text()
     assert ".env" in (project / ".gitignore").read_text()
+    # Valid for Compose (its specification's schema; docker compose itself may be absent).
+    schema_check = [sys.executable, "-m", "check_jsonschema", "--builtin-schema", "vendor.compose-spec"]
+    run([*schema_check, str(project / "docker-compose.yml")], project)
     env = {**os.environ, "POSTGRES_PASSWORD": "p", "AWS_ACCESS_KEY_ID": "k", "AWS_SECRET_ACCESS_KEY": "s"}
     compose_cli = compose_command()
     if compose_cli:
@@ -335,6 +338,23 @@ def test_compose_file_matches_the_stack_the_tests_run(tmp_path: Path) -> None:
     # and the project's own checks pass in team mode (its pipeline test uses a store of its own)
     run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"], project)
     run([sys.executable, "-m", "ruff", "check", "."], project)
+
+
+def test_make_stack_env_writes_secrets_once_outside_git(tmp_path: Path) -> None:
+    """`make stack-env`: .env with generated secrets for docker compose, the same S3 keys for DVC
+    in .dvc/config.local, nothing for git to commit; a second run keeps the secrets."""
+    project = bake(tmp_path, project_name="stacked", team_stack="yes")
+    first = run(["make", "stack-env"], project).stdout
+    assert "wrote .env" in first
+    secrets = dict(line.split("=", 1) for line in (project / ".env").read_text().splitlines())
+    assert set(secrets) == {"POSTGRES_PASSWORD", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"}
+    assert all(len(value) >= 12 for value in secrets.values())
+    local = (project / ".dvc" / "config.local").read_text()
+    assert f"access_key_id = {secrets['AWS_ACCESS_KEY_ID']}" in local
+    assert f"secret_access_key = {secrets['AWS_SECRET_ACCESS_KEY']}" in local
+    assert run(["git", "status", "--porcelain"], project).stdout == ""
+    assert ".env exists, keeping it" in run(["make", "stack-env"], project).stdout
+    assert dict(line.split("=", 1) for line in (project / ".env").read_text().splitlines()) == secrets
 
 
 def compose_command() -> list[str] | None:

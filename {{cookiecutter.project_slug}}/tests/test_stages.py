@@ -23,7 +23,7 @@ from {{ cookiecutter.package_name }}.stages.evaluate import evaluate
 from {{ cookiecutter.package_name }}.stages.prepare import prepare
 from {{ cookiecutter.package_name }}.stages.register import CANDIDATE_ALIAS, record, register
 from {{ cookiecutter.package_name }}.stages.train import train
-from {{ cookiecutter.package_name }}.task import METRICS, TARGET
+from {{ cookiecutter.package_name }}.task import METRICS, STRATIFIED, TARGET
 
 
 def run_pipeline(raw: Path, out: Path, params: Params) -> tuple[dict, dict]:
@@ -51,6 +51,18 @@ def test_prepare_splits_all_rows_reproducibly(tiny_raw: Path, tmp_path: Path, pa
     assert n_train + n_test == len(pd.read_csv(tiny_raw))
     for name in ("train.parquet", "test.parquet"):
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
+
+
+def test_prepare_holds_out_test_size_of_each_class(tiny_raw: Path, tmp_path: Path, params: Params) -> None:
+    """For classification, `test_size` of every class's rows (a stratified split); for regression,
+    of all rows."""
+    frame = pd.read_csv(tiny_raw)
+    group = (lambda rows: rows[TARGET]) if STRATIFIED else (lambda rows: pd.Series(0, index=rows.index))
+    expected = frame.groupby(group(frame)).size().mul(params.prepare.test_size).round().astype(int)
+    for seed in range(5):  # a split at random matches the shares for some seeds, not for all
+        prepare(tiny_raw, tmp_path, params.prepare.model_copy(update={"seed": seed}))
+        test = pd.read_parquet(tmp_path / "test.parquet")
+        assert test.groupby(group(test)).size().to_dict() == expected.to_dict(), f"seed {seed}"
 
 
 def test_prepare_refuses_a_test_size_that_leaves_a_split_empty(
