@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 import re
 import sys
+from pathlib import Path
 
 import pytest
 import yaml
-from conftest import COMBOS, Combo, dvc, dvc_lock_hashes, run
+from conftest import COMBOS, Combo, bake, dvc, dvc_lock_hashes, run
 from mlflow import MlflowClient
 
 STAGES = ("prepare", "train", "evaluate", "register")
@@ -115,3 +116,23 @@ def test_generated_project_passes_its_own_tests_and_lint(combo: Combo, reproduce
     assert " passed" in result.stdout and "failed" not in result.stdout and "skipped" not in result.stdout
     run([sys.executable, "-m", "ruff", "check", "--no-cache", "."], project)
     run([sys.executable, "-m", "ruff", "format", "--check", "--no-cache", "."], project)
+
+
+def test_names_chosen_apart_from_the_slug_reach_every_command(tmp_path: Path) -> None:
+    """A package and a registered model named otherwise than the slug: the pipeline registers that
+    model, promote and predict find it by default, and the project's tests import that package."""
+    project = bake(
+        tmp_path, project_name="Named Apart", package_name="core_pkg", registered_model_name="Custom.Model_1"
+    )
+    assert (project / "core_pkg" / "stages" / "train.py").exists()
+    dvc(project, "repro")
+    decision = json.loads((project / "reports" / "registration.json").read_text())
+    assert decision["model_name"] == "Custom.Model_1" and decision["registered"] is True
+    assert "models:/Custom.Model_1@production -> version 1" in run(["make", "promote"], project).stdout
+    rows = project / "data" / "raw" / "wine.csv"
+    run(["make", "predict", f"INPUT={rows}", f"OUTPUT={tmp_path / 'scores.csv'}"], project)
+    assert len((tmp_path / "scores.csv").read_text().splitlines()) == len(rows.read_text().splitlines())
+    collected = run(
+        [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider"], project
+    )
+    assert "ERROR" not in collected.stdout and " tests collected" in collected.stdout
