@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -33,6 +35,21 @@ TRANSIENT_FAULT = """    if os.environ.get("DVC_EXP_NAME"):
         else:
             raise RuntimeError("a transient fault, staged by the test")
 """
+
+
+def workers_exit(project: Path, seconds: float = 30) -> bool:
+    """Whether every DVC queue worker of the project (its pid files) has exited within `seconds`."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        alive = []
+        for pid_file in (project / ".dvc" / "tmp" / "exps" / "celery").glob("*.pid"):
+            with contextlib.suppress(ValueError, OSError):
+                os.kill(int(pid_file.read_text()), 0)
+                alive.append(pid_file.name)
+        if not alive:
+            return True
+        time.sleep(0.5)
+    return False
 
 
 def test_queued_parallel_experiments_each_log_one_run_into_the_project_store(tmp_path: Path) -> None:
@@ -77,6 +94,7 @@ def test_queued_parallel_experiments_each_log_one_run_into_the_project_store(tmp
 
     status = dvc(project, "queue", "status")
     assert status.count("Success") == 4 and status.count("Failed") == 1, status
+    assert workers_exit(project), "DVC's queue workers kept running after the sweep"
     logs = run([sys.executable, "-m", "dvc", "queue", "logs", "bad-value"], project, check=False).stdout
     assert "train.n_estimators must be a valid integer, got 'abc'" in logs
 
