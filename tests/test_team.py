@@ -100,7 +100,8 @@ def test_repro_logs_run_model_and_alias_to_the_tracking_server(
     import mlflow.sklearn
     import pandas as pd
 
-    run_id = yaml.safe_load((team_project / "reports" / "registration.json").read_text())["mlflow_run_id"]
+    decision = yaml.safe_load((team_project / "reports" / "registration.json").read_text())
+    run_id = decision["mlflow_run_id"]
     server = client(stack.tracking_uri)
     logged = server.get_run(run_id)
     assert logged.info.status == "FINISHED"
@@ -109,7 +110,6 @@ def test_repro_logs_run_model_and_alias_to_the_tracking_server(
     raw_md5 = yaml.safe_load((team_project / "data" / "raw" / "wine.csv.dvc").read_text())
     assert logged.data.tags["dvc_data_md5"] == raw_md5["outs"][0]["md5"]
     assert logged.data.tags["python_version"] == ".".join(map(str, sys.version_info[:3]))
-    decision = yaml.safe_load((team_project / "reports" / "registration.json").read_text())
     assert server.get_model_version(MODEL, str(decision["model_version"])).run_id == run_id
     assert "staging" in server.get_registered_model(MODEL).aliases
     assert not (team_project / "mlflow.db").exists(), "team mode must not create a local store"
@@ -174,7 +174,8 @@ def test_no_secret_reaches_a_committed_file_or_the_server(stack: TeamStack, team
     secret = AWS_ENV["AWS_SECRET_ACCESS_KEY"]
     tracked = run(["git", "grep", "-l", secret], team_project, check=False)
     assert tracked.stdout == "", f"secret in committed files: {tracked.stdout}"
-    run_id = yaml.safe_load((team_project / "reports" / "registration.json").read_text())["mlflow_run_id"]
+    decision = yaml.safe_load((team_project / "reports" / "registration.json").read_text())
+    run_id = decision["mlflow_run_id"]
     data = client(stack.tracking_uri).get_run(run_id).data
     assert secret not in str(data.params) + str(data.tags)
 
