@@ -18,12 +18,12 @@ from {{ cookiecutter.package_name }} import tracking
 from {{ cookiecutter.package_name }}.config import Params
 from {{ cookiecutter.package_name }}.errors import PipelineError, run_main
 from {{ cookiecutter.package_name }}.files import write_atomic, write_json
-from {{ cookiecutter.package_name }}.promote import promote
+from {{ cookiecutter.package_name }}.promote import beats, promote
 from {{ cookiecutter.package_name }}.stages.evaluate import evaluate
 from {{ cookiecutter.package_name }}.stages.prepare import prepare
 from {{ cookiecutter.package_name }}.stages.register import CANDIDATE_ALIAS, record, register
 from {{ cookiecutter.package_name }}.stages.train import train
-from {{ cookiecutter.package_name }}.task import METRICS, STRATIFIED, TARGET
+from {{ cookiecutter.package_name }}.task import METRICS, RANKING, STRATIFIED, TARGET
 
 
 def run_pipeline(raw: Path, out: Path, params: Params) -> tuple[dict, dict]:
@@ -187,6 +187,21 @@ def test_promote_takes_the_workspace_model_not_the_last_registered(
     write_json(decision_file, decisions[0] | {"mlflow_run_id": "0" * 32})  # a decision of another store
     with pytest.raises(PipelineError, match="is not the model of MLflow run 0+ that"):
         promote(anyway, decision_file=decision_file)
+
+
+def test_a_model_beats_another_by_the_first_ranking_metric_then_the_next() -> None:
+    first, second = RANKING
+    base = {first: 0.5, second: 0.5}
+
+    def changed(name: str, step: float) -> dict[str, float]:
+        """`base` with metric `name` better by `step` (worse if negative)."""
+        return base | {name: base[name] + (step if METRICS[name].higher_is_better else -step)}
+
+    assert beats(changed(first, 0.1), base) and not beats(base, changed(first, 0.1))
+    assert beats(changed(second, 0.1), base) and not beats(base, changed(second, 0.1))  # a tie broken
+    assert beats(changed(first, 0.1) | {second: changed(second, -0.3)[second]}, base)  # the first decides
+    assert not beats(base, base)  # a full tie does not beat
+    assert not beats({first: base[first]}, changed(second, -0.1))  # a metric one run lacks is skipped
 
 
 @pytest.mark.parametrize(

@@ -15,11 +15,11 @@ import pandas as pd
 from . import tracking
 from .config import load_params
 from .errors import PipelineError, run_main
-from .task import MAIN_METRIC, METRICS
+from .task import METRICS, RANKING
 
 
 def runs_table(model_name: str, limit: int) -> pd.DataFrame:
-    """The finished runs of the project's experiment as a table, best main metric first."""
+    """The finished runs of the project's experiment as a table, best first (see task.RANKING)."""
     import mlflow
 
     experiment_id = tracking.connect()
@@ -40,7 +40,8 @@ def runs_table(model_name: str, limit: int) -> pd.DataFrame:
     varying = [name for name in params.columns if params[name].nunique(dropna=False) > 1]
     metrics = runs[[f"metrics.{name}" for name in METRICS]].set_axis(list(METRICS), axis=1)
     table = pd.concat([table, params[varying], metrics.round(4)], axis=1)
-    return table.sort_values(MAIN_METRIC, ascending=not METRICS[MAIN_METRIC].higher_is_better)
+    ascending = [not METRICS[name].higher_is_better for name in RANKING]
+    return table.sort_values(list(RANKING), ascending=ascending, kind="stable")
 
 
 def column(runs: pd.DataFrame, name: str) -> pd.Series:

@@ -6,8 +6,9 @@ By default the candidate is the version that the workspace's pipeline registered
 `reports/registration.json` records it: after `dvc exp apply <experiment>`, the adopted
 experiment's model, whichever experiment registered last (and so holds `staging`). `--version`
 names another. The candidate must still pass `register.gate` on its logged metrics and, with
-`promote.must_beat_production: true`, beat the current production version on the task's main
-metric. Serve or load the result as `models:/<model_name>@production`.
+`promote.must_beat_production: true`, beat the current production version: rank higher by the
+task's RANKING metrics (the first decides, the next breaks a tie). Serve or load the result as
+`models:/<model_name>@production`.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from .errors import PipelineError, run_main
 from .files import read_json
 from .gate import DECISION_FILE
 from .stages.register import gate_failures
-from .task import MAIN_METRIC, METRICS
+from .task import METRICS, RANKING
 
 if TYPE_CHECKING:
     from mlflow.entities.model_registry import ModelVersion
@@ -77,16 +78,29 @@ def promote(params: Params, version: int | None = None, decision_file: Path = DE
     if current is not None and int(current.version) == int(candidate.version):
         return f"version {candidate.version} already has alias {PRODUCTION_ALIAS!r}"
     if current is not None and params.promote.must_beat_production:
-        mine, theirs = metrics[MAIN_METRIC], tracking.run_metrics(current.run_id)[MAIN_METRIC]
-        better = mine > theirs if METRICS[MAIN_METRIC].higher_is_better else mine < theirs
-        if not better:
+        theirs = tracking.run_metrics(current.run_id)
+        if not beats(metrics, theirs):
             raise PipelineError(
-                f"version {candidate.version} ({MAIN_METRIC}={mine:.4f}) does not beat production "
-                f"version {current.version} ({MAIN_METRIC}={theirs:.4f}); "
+                f"version {candidate.version} ({ranked(metrics)}) does not beat production "
+                f"version {current.version} ({ranked(theirs)}); "
                 "set promote.must_beat_production: false to promote anyway"
             )
     tracking.set_alias(name, PRODUCTION_ALIAS, candidate.version)
     return f"models:/{name}@{PRODUCTION_ALIAS} -> version {candidate.version}"
+
+
+def beats(mine: dict[str, float], theirs: dict[str, float]) -> bool:
+    """Whether metrics `mine` rank strictly above `theirs`: by RANKING's first metric, ties broken by
+    the next. A metric that one of them lacks (a run logged before the metric existed) is skipped."""
+    for name in RANKING:
+        if name in mine and name in theirs and mine[name] != theirs[name]:
+            return mine[name] > theirs[name] if METRICS[name].higher_is_better else mine[name] < theirs[name]
+    return False
+
+
+def ranked(metrics: dict[str, float]) -> str:
+    """The RANKING metrics, as `f1_macro=0.9512, log_loss=0.1338`."""
+    return ", ".join(f"{name}={metrics.get(name, float('nan')):.4f}" for name in RANKING)
 
 
 def main() -> None:

@@ -33,8 +33,11 @@ METRICS = {
     "accuracy": Metric(higher_is_better=True, low=0.0, high=1.0),
     "f1_macro": Metric(higher_is_better=True, low=0.0, high=1.0),
     "roc_auc": Metric(higher_is_better=True, low=0.0, high=1.0),
+    "log_loss": Metric(higher_is_better=False, low=0.0, high=float("inf")),
 }
-MAIN_METRIC = "f1_macro"
+# How models are ordered (`make compare`, `make promote`): by the first metric, ties broken by the
+# next. log_loss scores the probabilities, so it still tells apart models whose labels all agree.
+RANKING = ("f1_macro", "log_loss")
 
 
 def build_model(params: TrainParams) -> ClassifierMixin:
@@ -78,7 +81,7 @@ def predict(model: ClassifierMixin, features: pd.DataFrame) -> Predictions:
 
 def score(target: pd.Series, predictions: Predictions) -> dict[str, float]:
     """Test metrics, one per name in METRICS."""
-    from sklearn.metrics import accuracy_score, f1_score, roc_auc_score
+    from sklearn.metrics import accuracy_score, f1_score, log_loss, roc_auc_score
 
     probabilities = predictions.probabilities
     if probabilities.shape[1] == 2:
@@ -89,6 +92,7 @@ def score(target: pd.Series, predictions: Predictions) -> dict[str, float]:
         "accuracy": float(accuracy_score(target, predictions.labels)),
         "f1_macro": float(f1_score(target, predictions.labels, average="macro")),
         "roc_auc": float(roc_auc),
+        "log_loss": float(log_loss(target, probabilities, labels=predictions.classes)),
     }
 
 

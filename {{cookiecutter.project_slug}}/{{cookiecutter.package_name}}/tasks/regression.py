@@ -38,7 +38,8 @@ METRICS = {
     "mae": Metric(higher_is_better=False, low=0.0, high=float("inf")),
     "r2": Metric(higher_is_better=True, low=float("-inf"), high=1.0),
 }
-MAIN_METRIC = "r2"
+# How models are ordered (`make compare`, `make promote`): by the first metric, ties broken by the next.
+RANKING = ("r2", "mae")
 
 
 def build_model(params: TrainParams) -> RegressorMixin:
