@@ -9,6 +9,7 @@ we are root), moto's S3 server instead of MinIO (not installable here), and `mlf
 from __future__ import annotations
 
 import glob
+import itertools
 import os
 import secrets
 import shutil
@@ -39,10 +40,25 @@ def postgres_bin() -> Path | None:
     return Path(found[-1]).parent if found[-1] else None
 
 
+PORTS_PER_WORKER = 500
+_next_port = itertools.count()
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    """A TCP port free on 127.0.0.1 for a server to bind later. Drawn from a block of this pytest-xdist
+    worker's own, below the kernel's ephemeral ports (Linux 32768-60999, macOS 49152-65535), so
+    neither another worker nor an outgoing connection takes it between this check and the bind."""
+    worker = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw"))
+    first = 20000 + worker * PORTS_PER_WORKER
+    for _ in range(PORTS_PER_WORKER):
+        port = first + next(_next_port) % PORTS_PER_WORKER
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:  # in use, e.g. by a server an earlier test left
+                continue
+            return port
+    raise RuntimeError(f"no free port in {first}-{first + PORTS_PER_WORKER - 1}")
 
 
 def listening_addresses(port: int) -> set[str]:
