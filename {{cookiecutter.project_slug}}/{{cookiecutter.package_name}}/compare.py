@@ -39,9 +39,10 @@ def runs_table(model_name: str, limit: int) -> pd.DataFrame:
     params = runs.filter(like="params.").rename(columns=lambda name: name.removeprefix("params."))
     varying = [name for name in params.columns if params[name].nunique(dropna=False) > 1]
     metrics = runs[[f"metrics.{name}" for name in METRICS]].set_axis(list(METRICS), axis=1)
-    table = pd.concat([table, params[varying], metrics.round(4)], axis=1)
+    table = pd.concat([table, params[varying], metrics], axis=1)
     ascending = [not METRICS[name].higher_is_better for name in RANKING]
-    return table.sort_values(list(RANKING), ascending=ascending, kind="stable")
+    ranked = table.sort_values(list(RANKING), ascending=ascending, kind="stable")  # as promote compares
+    return ranked.round(dict.fromkeys(METRICS, 4))
 
 
 def column(runs: pd.DataFrame, name: str) -> pd.Series:
