@@ -38,7 +38,7 @@ def runs_table(model_name: str, limit: int) -> pd.DataFrame:
     )
     params = runs.filter(like="params.").rename(columns=lambda name: name.removeprefix("params."))
     varying = [name for name in params.columns if params[name].nunique(dropna=False) > 1]
-    metrics = runs[[f"metrics.{name}" for name in METRICS]].set_axis(list(METRICS), axis=1)
+    metrics = pd.DataFrame({name: column(runs, f"metrics.{name}") for name in METRICS})
     table = pd.concat([table, params[varying], metrics], axis=1)
     ascending = [not METRICS[name].higher_is_better for name in RANKING]
     ranked = table.sort_values(list(RANKING), ascending=ascending, kind="stable")  # as promote compares
@@ -46,7 +46,8 @@ def runs_table(model_name: str, limit: int) -> pd.DataFrame:
 
 
 def column(runs: pd.DataFrame, name: str) -> pd.Series:
-    """A column of the runs table; all missing if no run has it (e.g. no DVC experiment yet)."""
+    """A column of the runs table; all missing if no run has it (e.g. no DVC experiment yet, or a
+    metric added to the task after the runs)."""
     return runs[name] if name in runs else pd.Series(index=runs.index, dtype=object)
 
 
