@@ -1,14 +1,18 @@
-"""Prune what the options did not choose, then create the MLflow store and initialise git and DVC.
+"""Prune what the options did not choose, bring in the data, then create the MLflow store and
+initialise git and DVC.
 
 Runs inside the new project folder. Any failing step stops generation with the command's own
 message, and cookiecutter then removes the folder: no half-initialised repository is left.
+A table of the user's own (`dataset` a path or URL) is read, checked and described by the
+generated package itself (`<package>.adopt`, what `make adopt` runs later), so that code exists once.
 """
 
 from __future__ import annotations
 
-import csv
+import importlib
 import importlib.util
 import json
+import os
 import shlex
 import shutil
 import sqlite3
@@ -17,20 +21,21 @@ import sys
 from contextlib import closing
 from pathlib import Path
 
-PLOTS_TEMPLATES = Path(".dvc", "plots")  # the project's `dvc plots` templates (classification only)
+PLOTS_TEMPLATES = Path(".dvc", "plots")  # the project's `dvc plots` templates, one per task
 PLOTS_ASIDE = Path(".dvc-plots")  # where they wait while `dvc init` runs (and stay, without DVC)
+RAW_DIR = Path("data", "raw")
+SCHEMA_FILE = Path("data", "schema.yaml")
 
 
-def prune(options: dict) -> Path:
-    """Keep only the chosen data set, task module, license, CI workflow and team stack; return the raw data file."""
-    chosen = options["_datasets"][options["dataset"]]
-    raw_dir = Path("data", "raw")
-    for data_file in raw_dir.glob("*.csv"):
-        if data_file.name != chosen["file"]:
+def prune(options: dict) -> None:
+    """Keep only the chosen sample (its data and schema; none for a table of the user's), license,
+    CI workflow and team stack."""
+    sample = options["dataset"] if options["dataset"] in options["_datasets"] else None
+    for data_file in RAW_DIR.iterdir():
+        if data_file.name.split(".")[0] != sample:
             data_file.unlink()
-    package = Path(options["package_name"])
-    (package / "tasks" / f"{chosen['task']}.py").rename(package / "task.py")
-    shutil.rmtree(package / "tasks")
+    if sample:
+        (RAW_DIR / f"{sample}.schema.yaml").rename(SCHEMA_FILE)
     if options["license"] == "Proprietary":
         Path("LICENSE").unlink()
     if options["ci"] != "github":
@@ -38,25 +43,47 @@ def prune(options: dict) -> Path:
     if options["team_stack"] != "yes":
         Path("docker-compose.yml").unlink()
         shutil.rmtree("docker")
-    if chosen["task"] != "classification":
-        shutil.rmtree(PLOTS_TEMPLATES)  # the template that draws the confusion matrix
-        PLOTS_TEMPLATES.parent.rmdir()
     for cache in list(Path().rglob("__pycache__")):  # copied from a template folder whose code ran
         shutil.rmtree(cache)
-    return raw_dir / chosen["file"]
 
 
-def write_schema(raw_file: Path) -> None:
-    """Write data/schema.yaml: the feature columns `prepare` will require, from the raw data's header."""
-    with open(raw_file, newline="", encoding="utf-8") as file:
-        header = next(csv.reader(file))
-    features = "".join(f"  - {json.dumps(column)}\n" for column in header if column != "target")
-    Path("data", "schema.yaml").write_text(
-        "# The feature columns `prepare` requires in the raw data, besides the target column `target`.\n"
-        "# Written when the project was generated; edit it when you change the data's columns on purpose.\n"
-        f"features:\n{features}",
-        encoding="utf-8",
-    )
+def invocation_dir() -> Path:
+    """Where cookiecutter was run (the shell's PWD), as the pre-generation hook takes it."""
+    pwd = os.environ.get("PWD", "")
+    return Path(pwd) if pwd and Path(pwd).is_dir() else Path.cwd().parent
+
+
+def bring_table(options: dict) -> tuple[Path, str | None]:
+    """Read, check and describe the user's table with the generated package (`adopt.stage_table`):
+    a local file is copied into data/raw/, data/schema.yaml is written. Return the raw file's path
+    and, for a URL, the URL (for `dvc import-url`). Any problem stops generation in one line."""
+    dataset = options["dataset"]
+    missing = [name for name in ("pandas", "pyarrow", "yaml") if importlib.util.find_spec(name) is None]
+    if missing:
+        sys.exit(
+            f"ERROR: dataset={dataset!r}: reading your table needs {', '.join(missing)} beside cookiecutter "
+            f"(pip install {' '.join('pyyaml' if name == 'yaml' else name for name in missing)}); or generate "
+            "with a sample and, after `make setup`, switch with `make adopt DATA=... TARGET=...`"
+        )
+    sys.path.insert(0, str(Path.cwd()))
+    adopt = importlib.import_module(f"{options['package_name']}.adopt")
+    errors = importlib.import_module(f"{options['package_name']}.errors")
+    schema = importlib.import_module(f"{options['package_name']}.schema")
+    try:
+        table = adopt.stage_table(
+            dataset, options["target"], options["task"], options["s3_endpoint_url"], base=invocation_dir()
+        )
+    except errors.PipelineError as error:
+        sys.exit(f"ERROR: dataset={dataset!r}: {error}")
+    schema.dump(table)
+    return Path(table.raw), dataset if adopt.is_url(dataset) else None
+
+
+def raw_data(options: dict) -> tuple[Path, str | None]:
+    """The raw table's path in the project, and its URL when it is to be imported (see bring_table)."""
+    if options["dataset"] in options["_datasets"]:
+        return RAW_DIR / options["_datasets"][options["dataset"]]["file"], None
+    return bring_table(options)
 
 
 def run(*command: str, env: dict | None = None) -> None:
@@ -66,9 +93,9 @@ def run(*command: str, env: dict | None = None) -> None:
         sys.exit(f"ERROR: `{' '.join(command)}` failed:\n{result.stdout}{result.stderr}")
 
 
-def dvc_commands(options: dict, raw_file: Path, with_git: bool) -> list[list[str]]:
+def dvc_commands(options: dict, raw: tuple[Path, str | None], with_git: bool) -> list[list[str]]:
     """The `dvc` commands (arguments) that set the project up: init, auto-staging, the remote, and
-    the raw data added."""
+    the raw data added (or imported from its URL)."""
     commands = [
         ["init", "--quiet", *([] if with_git else ["--no-scm"])],
         ["config", "core.autostage", "true"],
@@ -77,10 +104,20 @@ def dvc_commands(options: dict, raw_file: Path, with_git: bool) -> list[list[str
         commands.append(["remote", "add", "--default", "storage", options["dvc_remote_url"]])
     if options["s3_endpoint_url"]:
         commands.append(["remote", "modify", "storage", "endpointurl", options["s3_endpoint_url"]])
-    return [*commands, ["add", "--quiet", str(raw_file)]]
+    raw_file, url = raw
+    if url is None:
+        return [*commands, ["add", "--quiet", str(raw_file)]]
+    return [*commands, ["import-url", *import_config(options, url), url, str(raw_file)]]
 
 
-def init_dvc(options: dict, raw_file: Path, with_git: bool) -> bool:
+def import_config(options: dict, url: str) -> list[str]:
+    """`dvc import-url`'s options for `url`: the S3-compatible endpoint of an s3:// URL."""
+    if url.startswith("s3://") and options["s3_endpoint_url"]:
+        return ["--fs-config", f"endpointurl={options['s3_endpoint_url']}"]
+    return []
+
+
+def init_dvc(options: dict, raw: tuple[Path, str | None], with_git: bool) -> bool:
     """Run dvc_commands, with the project's plots templates set aside meanwhile (see
     templates_set_aside). Through DVC's Python API when this interpreter has DVC (one process: ~1 s
     less than the commands), else the `dvc` on PATH (cookiecutter installed on its own, e.g. with
@@ -90,12 +127,12 @@ def init_dvc(options: dict, raw_file: Path, with_git: bool) -> bool:
         remote = {"url": options["dvc_remote_url"]}
         if options["s3_endpoint_url"]:
             remote["endpointurl"] = options["s3_endpoint_url"]
-        init_dvc_in_process(raw_file, with_git, remote)
+        init_dvc_in_process(raw, with_git, remote, options["s3_endpoint_url"])
     elif dvc := shutil.which("dvc"):
-        for command in dvc_commands(options, raw_file, with_git):
+        for command in dvc_commands(options, raw, with_git):
             run(dvc, *command)
     else:
-        steps = dvc_steps(options, raw_file, with_git, templates_aside)
+        steps = dvc_steps(options, raw, with_git, templates_aside)
         print("NOTE: DVC not found: run `make setup`, then " + ", ".join(f"`{step}`" for step in steps) + ".")
         return False
     if templates_aside:
@@ -105,7 +142,7 @@ def init_dvc(options: dict, raw_file: Path, with_git: bool) -> bool:
 
 def templates_set_aside() -> bool:
     """Move the shipped .dvc/plots to PLOTS_ASIDE, since `dvc init` refuses an existing .dvc
-    folder; False when there is none (a regression project)."""
+    folder; False when there is none."""
     if not PLOTS_TEMPLATES.exists():
         return False
     PLOTS_TEMPLATES.rename(PLOTS_ASIDE)
@@ -113,16 +150,18 @@ def templates_set_aside() -> bool:
     return True
 
 
-def dvc_steps(options: dict, raw_file: Path, with_git: bool, templates_aside: bool) -> list[str]:
+def dvc_steps(options: dict, raw: tuple[Path, str | None], with_git: bool, templates_aside: bool) -> list[str]:
     """The shell commands that set DVC up once it is installed: dvc_commands, after `git init` when
     there is no git repository yet, and the plots templates moved into .dvc after `dvc init`."""
-    steps = [f"dvc {shlex.join(command)}" for command in dvc_commands(options, raw_file, with_git=True)]
+    steps = [f"dvc {shlex.join(command)}" for command in dvc_commands(options, raw, with_git=True)]
     if templates_aside:
         steps.insert(1, f"mv {PLOTS_ASIDE} {PLOTS_TEMPLATES}")
     return steps if with_git else ["git init --initial-branch=main", *steps]
 
 
-def init_dvc_in_process(raw_file: Path, with_git: bool, remote: dict[str, str]) -> None:
+def init_dvc_in_process(
+    raw: tuple[Path, str | None], with_git: bool, remote: dict[str, str], endpoint_url: str
+) -> None:
     """What dvc_commands do, with DVC's Python API; a DVC error stops generation."""
     import logging
 
@@ -137,20 +176,25 @@ def init_dvc_in_process(raw_file: Path, with_git: bool, remote: dict[str, str]) 
             if remote["url"]:
                 config["core"]["remote"] = "storage"
                 config["remote"]["storage"] = remote
-        repo.add(str(raw_file))
+        raw_file, url = raw
+        if url is None:
+            repo.add(str(raw_file))
+        else:
+            endpoint = {"endpointurl": endpoint_url} if url.startswith("s3://") and endpoint_url else None
+            repo.imp_url(url, out=str(raw_file), fs_config=endpoint)
         repo.close()
     except DvcException as error:
         sys.exit(f"ERROR: setting up DVC failed: {error}")
 
 
-def init_repositories(options: dict, raw_file: Path) -> None:
+def init_repositories(options: dict, raw: tuple[Path, str | None]) -> None:
     """git init, DVC (see init_dvc), and commit it all."""
     git = shutil.which("git")
     if git:
         run(git, "init", "--quiet", "--initial-branch=main")
     else:
         print("NOTE: git not found: the project is not a git repository; run `git init` later.")
-    if not init_dvc(options, raw_file, with_git=bool(git)):
+    if not init_dvc(options, raw, with_git=bool(git)):
         return
     if git:
         run(git, "add", "--all")
@@ -200,10 +244,10 @@ def main() -> None:
             f"ERROR: {Path.cwd()} holds a project already ({', '.join(found)}); nothing of it was "
             "changed beyond the template's files: generate into a new folder"
         )
-    raw_file = prune(options)
-    write_schema(raw_file)
+    prune(options)
+    raw = raw_data(options)
     create_tracking_store(options)
-    init_repositories(options, raw_file)
+    init_repositories(options, raw)
     print(f"Created {Path.cwd()}\nNext: cd {options['project_slug']} && make setup && make repro")
 
 

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import json
 import keyword
+import os
 import re
 import sys
-from pathlib import PurePosixPath, PureWindowsPath
+from pathlib import Path, PurePosixPath, PureWindowsPath
 from urllib.parse import urlparse
 
 SUPPORTED_PYTHON = ("3.11", "3.12", "3.13")
@@ -83,15 +84,20 @@ def check_options(options: dict) -> list[str]:
         bad("python_version", options["python_version"], f"choose one of {', '.join(SUPPORTED_PYTHON)}")
 
     datasets, models = options["_datasets"], options["_models"]
-    dataset, model = options["dataset"], options["model"]
-    if dataset not in datasets:
-        bad("dataset", dataset, f"choose one of {', '.join(datasets)}")
+    dataset, model, task = options["dataset"], options["model"], options["task"]
+    data_problem = dataset_problem(dataset, datasets)
+    if data_problem:
+        bad("dataset", dataset, data_problem)
+    if not options["target"].strip():
+        bad("target", options["target"], "name the column to predict")
+    elif dataset in datasets and options["target"] != "target":
+        bad("target", options["target"], f"the sample {dataset!r} predicts the column 'target'")
+    if task not in ("auto", "classification", "regression"):
+        bad("task", task, "choose auto, classification or regression")
+    elif dataset in datasets and task not in ("auto", datasets[dataset]["task"]):
+        bad("task", task, f"the sample {dataset!r} is a {datasets[dataset]['task']} task; choose auto")
     if model not in models:
         bad("model", model, f"choose one of {', '.join(models)}")
-    elif dataset in datasets and datasets[dataset]["task"] not in models[model]:
-        task = datasets[dataset]["task"]
-        fitting = [name for name, tasks in models.items() if task in tasks]
-        bad("model", model, f"data set {dataset!r} is a {task} task; choose one of {', '.join(fitting)}")
 
     if not MODEL_NAME_PATTERN.match(options["registered_model_name"]):
         bad(
@@ -113,6 +119,37 @@ def check_options(options: dict) -> list[str]:
     if options["ci"] not in ("github", "none"):
         bad("ci", options["ci"], "choose github or none")
     return problems
+
+
+def invocation_dir() -> Path:
+    """Where cookiecutter was run (the shell's PWD): relative data paths are taken from there. Hooks
+    run inside the new project folder, one below it unless `--output-dir` says otherwise."""
+    pwd = os.environ.get("PWD", "")
+    return Path(pwd) if pwd and Path(pwd).is_dir() else Path.cwd().parent
+
+
+def dataset_problem(dataset: str, samples: dict) -> str | None:
+    """Say what is wrong with `dataset`, or None when it is a sample, an existing local file, or an
+    http(s):// or s3:// URL. Reading and checking the table is the post-generation hook's work."""
+    if dataset in samples:
+        return None
+    hint = f"a sample ({', '.join(samples)}), or your table: a CSV or Parquet path, https:// or s3:// URL"
+    if not dataset.strip():
+        return f"give {hint}"
+    parsed = urlparse(dataset)
+    if parsed.scheme in ("http", "https"):
+        return None if parsed.hostname else f"the URL has no host; give {hint}"
+    if parsed.scheme == "s3":
+        return None if parsed.netloc and parsed.path.strip("/") else "an S3 table is s3://bucket/key"
+    if parsed.scheme and len(parsed.scheme) > 1:  # not a Windows drive letter
+        return f"the scheme {parsed.scheme}:// is not supported; give {hint}"
+    path = Path(dataset).expanduser()
+    path = path if path.is_absolute() else invocation_dir() / path
+    if path.is_dir():
+        return f"{path} is a folder; name the table's file"
+    if not path.is_file():
+        return f"no such file ({path}); give {hint}"
+    return None
 
 
 def tracking_uri_problem(uri: str) -> str | None:

@@ -9,11 +9,14 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from {{ cookiecutter.package_name }} import schema
 from {{ cookiecutter.package_name }}.config import Params, load_params
-from {{ cookiecutter.package_name }}.task import TARGET
+from {{ cookiecutter.package_name }}.table import read_table
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
-RAW_DATA = next((PROJECT_ROOT / "data" / "raw").glob("*.csv"))
+TABLE = schema.load(PROJECT_ROOT / schema.SCHEMA_FILE)  # the project's table, as data/schema.yaml has it
+TARGET = TABLE.target
+RAW_DATA = PROJECT_ROOT / TABLE.raw
 
 
 @pytest.fixture(autouse=True)
@@ -32,12 +35,16 @@ def params() -> Params:
 
 @pytest.fixture
 def tiny_raw(tmp_path: Path) -> Path:
-    """A small copy of the raw data: up to 80 rows, in the original's format."""
-    frame = pd.read_csv(RAW_DATA)
-    tiny = frame.sample(n=min(80, len(frame)), random_state=0).sort_index()
+    """A small copy of the raw data as CSV: up to 80 rows (at least 4 of each class)."""
+    frame = read_table(RAW_DATA)
+    if TABLE.task == "classification":
+        tiny = frame.groupby(TARGET).head(4)
+        rest = frame.drop(index=tiny.index)
+        tiny = pd.concat([tiny, rest.sample(n=min(80 - len(tiny), len(rest)), random_state=0)]).sort_index()
+    else:
+        tiny = frame.sample(n=min(80, len(frame)), random_state=0).sort_index()
     path = tmp_path / "raw.csv"
     tiny.to_csv(path, index=False)
-    assert TARGET in tiny.columns
     return path
 
 

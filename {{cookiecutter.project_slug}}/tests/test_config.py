@@ -9,7 +9,9 @@ import yaml
 
 from {{ cookiecutter.package_name }}.config import PARAMS_FILE, load_params
 from {{ cookiecutter.package_name }}.errors import PipelineError
-from {{ cookiecutter.package_name }}.task import METRICS
+from {{ cookiecutter.package_name }}.tasks import current
+
+METRICS = current().METRICS
 
 
 def write_params(tmp_path: Path, change) -> Path:
@@ -43,7 +45,7 @@ def test_project_params_are_valid() -> None:
         (lambda p: p["prepare"].update(test_size=0), "prepare.test_size must be greater than 0, got 0"),
         (
             lambda p: p["train"].update(model="svm"),
-            "train.model must be 'random_forest' or 'gradient_boosting'",
+            "train.model must be 'random_forest', 'gradient_boosting' or 'linear'",
         ),
         (
             lambda p: p["register"]["gate"].update(nonsense=0.5),

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from {{ cookiecutter.package_name }} import tracking
+from {{ cookiecutter.package_name }} import schema, tracking
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 SKIP = shutil.ignore_patterns(".venv", "mlflow.db", "mlartifacts", "mlruns", ".pytest_cache", "__pycache__")
@@ -45,7 +45,7 @@ def test_repro_registers_a_traceable_model(project_copy: Path) -> None:
     version = tracking.version_by_alias(decision["model_name"], "staging")
     assert version.run_id == run_id and int(version.version) == decision["model_version"]
     tags = tracking.client().get_run(run_id).data.tags
-    raw = next((project_copy / "data" / "raw").glob("*.csv"))
+    raw = project_copy / schema.load(project_copy / schema.SCHEMA_FILE).raw
     assert tags["dvc_data_md5"] == tracking.file_md5(raw)
     if (project_copy / ".git").exists():
         head = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()

@@ -13,8 +13,9 @@ from pathlib import Path
 import joblib
 import pandas as pd
 import pytest
+from conftest import TABLE, TARGET
 
-from {{ cookiecutter.package_name }} import tracking
+from {{ cookiecutter.package_name }} import schema, tracking
 from {{ cookiecutter.package_name }}.config import Params
 from {{ cookiecutter.package_name }}.errors import PipelineError, run_main
 from {{ cookiecutter.package_name }}.files import write_atomic, write_json
@@ -23,14 +24,18 @@ from {{ cookiecutter.package_name }}.stages.evaluate import evaluate
 from {{ cookiecutter.package_name }}.stages.prepare import prepare
 from {{ cookiecutter.package_name }}.stages.register import CANDIDATE_ALIAS, record, register
 from {{ cookiecutter.package_name }}.stages.train import train
-from {{ cookiecutter.package_name }}.task import METRICS, RANKING, STRATIFIED, TARGET
+from {{ cookiecutter.package_name }}.tasks import current
+
+TASK = current()
+METRICS, RANKING = TASK.METRICS, TASK.RANKING
 
 
 def run_pipeline(raw: Path, out: Path, params: Params) -> tuple[dict, dict]:
     """prepare -> train -> evaluate -> the MLflow run of `register` on `raw`; return (run ids, metrics)."""
     prepare(raw, out / "prepared", params.prepare)
     train(out / "prepared" / "train.parquet", out / "model.joblib", params.train)
-    metrics = evaluate(out / "prepared" / "test.parquet", out / "model.joblib", out / "live", params.evaluate)
+    paths = {"train": out / "prepared" / "train.parquet", "test": out / "prepared" / "test.parquet"}
+    metrics = evaluate(paths | {"model": out / "model.joblib"}, out / "live", params.evaluate)
     return record_run(raw, out, params, metrics), metrics
 
 
@@ -38,6 +43,7 @@ def record_run(raw: Path, out: Path, params: Params, metrics: dict) -> dict:
     """`register`'s MLflow run for what run_pipeline wrote to `out`."""
     paths = {
         "raw": raw,
+        "schema": schema.SCHEMA_FILE,
         "test": out / "prepared" / "test.parquet",
         "model": out / "model.joblib",
         "images": out / "live" / "plots" / "images",
@@ -57,7 +63,7 @@ def test_prepare_holds_out_test_size_of_each_class(tiny_raw: Path, tmp_path: Pat
     """For classification, `test_size` of every class's rows (a stratified split); for regression,
     of all rows."""
     frame = pd.read_csv(tiny_raw)
-    group = (lambda rows: rows[TARGET]) if STRATIFIED else (lambda rows: pd.Series(0, index=rows.index))
+    group = (lambda rows: rows[TARGET]) if TASK.STRATIFIED else (lambda rows: pd.Series(0, index=rows.index))
     expected = frame.groupby(group(frame)).size().mul(params.prepare.test_size).round().astype(int)
     for seed in range(5):  # a split at random matches the shares for some seeds, not for all
         prepare(tiny_raw, tmp_path, params.prepare.model_copy(update={"seed": seed}))
@@ -81,7 +87,7 @@ def test_prepare_rejects_a_missing_file_with_the_fix(tmp_path: Path, params: Par
 
 def test_prepare_rejects_data_without_the_target(tiny_raw: Path, tmp_path: Path, params: Params) -> None:
     pd.read_csv(tiny_raw).drop(columns=TARGET).to_csv(tiny_raw, index=False)
-    with pytest.raises(PipelineError, match=f"no column '{TARGET}'"):
+    with pytest.raises(PipelineError, match=f"columns missing: '{TARGET}'"):
         prepare(tiny_raw, tmp_path / "out", params.prepare)
     assert not (tmp_path / "out" / "train.parquet").exists()
 
@@ -90,15 +96,17 @@ def test_train_writes_a_model_that_predicts(tiny_raw: Path, tmp_path: Path, para
     prepare(tiny_raw, tmp_path, params.prepare)
     train(tmp_path / "train.parquet", tmp_path / "model.joblib", params.train)
     test = pd.read_parquet(tmp_path / "test.parquet")
-    predictions = joblib.load(tmp_path / "model.joblib").predict(test.drop(columns=TARGET))
+    predictions = joblib.load(tmp_path / "model.joblib").predict(schema.conform(test, TABLE))
     assert len(predictions) == len(test)
+    if TABLE.task == "classification":  # the data's own labels
+        assert set(predictions) <= set(pd.read_parquet(tmp_path / "train.parquet")[TARGET])
 
 
 def test_evaluate_and_register_log_one_run_with_lineage(
     tiny_raw: Path, tmp_path: Path, params: Params, mlflow_store: str
 ) -> None:
     run, metrics = run_pipeline(tiny_raw, tmp_path, params)
-    assert set(metrics) == set(METRICS)
+    assert set(metrics) == {*METRICS, f"baseline_{RANKING[0]}"}
     assert json.loads((tmp_path / "live" / "metrics.json").read_text()) == pytest.approx(metrics)
     logged = tracking.client().get_run(run["mlflow_run_id"])
     assert logged.data.metrics == pytest.approx(metrics)
@@ -107,15 +115,25 @@ def test_evaluate_and_register_log_one_run_with_lineage(
     assert logged.inputs.dataset_inputs[0].dataset.digest == tracking.file_md5(tiny_raw)
     artifacts = {item.path for item in tracking.client().list_artifacts(run["mlflow_run_id"], "plots")}
     assert "plots/feature_importances.png" in artifacts
+    assert logged.data.tags["data_schema_md5"] == tracking.file_md5(schema.SCHEMA_FILE)
+    assert logged.data.tags["data_source"] == tiny_raw.as_posix()
+    from mlflow.models import get_model_info
+
+    inputs = {spec.name: spec for spec in get_model_info(run["model_uri"]).signature.inputs.inputs}
+    assert list(inputs) == TABLE.features()  # the table's feature columns, as the schema types them
+    for name, spec in inputs.items():
+        column = TABLE.columns[name]
+        assert spec.type.name == ("double" if column.kind == "number" else "string")
+        assert spec.required == (not column.nullable)
 
 
 def test_register_passes_the_gate_once_per_run(
     tiny_raw: Path, tmp_path: Path, params: Params, mlflow_store: str
 ) -> None:
     run, metrics = run_pipeline(tiny_raw, tmp_path, params)
-    lenient = params.registry.model_copy(update={"gate": {}})
-    first = register(run, metrics, lenient)
-    again = register(run, metrics, lenient)  # DVC's run cache can replay the stage
+    lenient = params.registry.model_copy(update={"gate": {}, "beat_baseline": False})
+    first = register(run, metrics, lenient, TASK)
+    again = register(run, metrics, lenient, TASK)  # DVC's run cache can replay the stage
     assert first["registered"] and first["model_version"] == again["model_version"] == 1
     version = tracking.version_by_alias(lenient.model_name, CANDIDATE_ALIAS)
     assert version.run_id == run["mlflow_run_id"]
@@ -125,10 +143,10 @@ def test_a_rerun_on_the_same_inputs_reuses_the_run_and_its_version(
     tiny_raw: Path, tmp_path: Path, params: Params, mlflow_store: str
 ) -> None:
     run, metrics = run_pipeline(tiny_raw, tmp_path, params)
-    lenient = params.registry.model_copy(update={"gate": {}})
-    first = register(run, metrics, lenient)
+    lenient = params.registry.model_copy(update={"gate": {}, "beat_baseline": False})
+    first = register(run, metrics, lenient, TASK)
     # register rerun after it registered but died before writing its decision (or `dvc repro -f`)
-    again = register(record_run(tiny_raw, tmp_path, params, metrics), metrics, lenient)
+    again = register(record_run(tiny_raw, tmp_path, params, metrics), metrics, lenient, TASK)
     assert again == first
     experiment = tracking.connect()
     assert len(tracking.client().search_runs([experiment])) == 1
@@ -143,8 +161,12 @@ def test_register_refuses_a_model_below_the_gate(
     name = next(n for n, m in METRICS.items() if m.higher_is_better)
     strict = params.registry.model_copy(update={"gate": {name: METRICS[name].high}})
     metrics[name] = min(metrics[name], METRICS[name].high - 0.01)
-    decision = register(run, metrics, strict)
+    decision = register(run, metrics, strict, TASK)
     assert not decision["registered"] and name in decision["reason"]
+    main = RANKING[0]
+    no_better = metrics | {main: metrics[f"baseline_{main}"]}  # no better than the trivial baseline
+    decision = register(run, no_better, params.registry.model_copy(update={"gate": {}}), TASK)
+    assert not decision["registered"] and "does not beat the baseline's" in decision["reason"]
     assert tracking.client().search_model_versions(f"name = '{strict.model_name}'") == []
 
 
@@ -153,7 +175,9 @@ def test_promote_takes_the_workspace_model_not_the_last_registered(
 ) -> None:
     """Two experiments register versions 1 and 2 (2 holds `staging`); the workspace holds 1's
     decision (`dvc exp apply`): promote moves `production` to 1, and re-checks gate and production."""
-    lenient = params.model_copy(update={"registry": params.registry.model_copy(update={"gate": {}})})
+    lenient = params.model_copy(
+        update={"registry": params.registry.model_copy(update={"gate": {}, "beat_baseline": False})}
+    )
     decision_file = tmp_path / "registration.json"
     with pytest.raises(PipelineError, match="registration.json not found"):
         promote(lenient, decision_file=decision_file)
@@ -162,7 +186,7 @@ def test_promote_takes_the_workspace_model_not_the_last_registered(
         changed = lenient.evaluate.model_copy(update={"top_features": top_features})
         variant = lenient.model_copy(update={"evaluate": changed})
         run, metrics = run_pipeline(tiny_raw, tmp_path / str(top_features), variant)
-        decisions.append(register(run, metrics, lenient.registry))
+        decisions.append(register(run, metrics, lenient.registry, TASK))
     name = lenient.registry.model_name
     assert int(tracking.version_by_alias(name, CANDIDATE_ALIAS).version) == 2
     write_json(decision_file, decisions[0])
@@ -197,24 +221,60 @@ def test_a_model_beats_another_by_the_first_ranking_metric_then_the_next() -> No
         """`base` with metric `name` better by `step` (worse if negative)."""
         return base | {name: base[name] + (step if METRICS[name].higher_is_better else -step)}
 
-    assert beats(changed(first, 0.1), base) and not beats(base, changed(first, 0.1))
-    assert beats(changed(second, 0.1), base) and not beats(base, changed(second, 0.1))  # a tie broken
-    assert beats(changed(first, 0.1) | {second: changed(second, -0.3)[second]}, base)  # the first decides
-    assert not beats(base, base)  # a full tie does not beat
-    assert not beats({first: base[first]}, changed(second, -0.1))  # a metric one run lacks is skipped
+    assert beats(changed(first, 0.1), base, TASK) and not beats(base, changed(first, 0.1), TASK)
+    assert beats(changed(second, 0.1), base, TASK) and not beats(
+        base, changed(second, 0.1), TASK
+    )  # a tie broken
+    assert beats(
+        changed(first, 0.1) | {second: changed(second, -0.3)[second]}, base, TASK
+    )  # the first decides
+    assert not beats(base, base, TASK)  # a full tie does not beat
+    assert not beats({first: base[first]}, changed(second, -0.1), TASK)  # a metric one run lacks is skipped
 
 
-@pytest.mark.parametrize(
-    ("corrupt", "expected"),
-    [
-        (lambda frame: frame.iloc[:0], "has a header but no rows"),
-        (lambda frame: frame.assign(**{frame.columns[0]: "abc"}), "must be numeric"),
-        (lambda frame: frame.assign(**{frame.columns[0]: float("nan")}), "have missing values"),
-        (lambda frame: frame.assign(**{TARGET: frame[TARGET].iloc[0]}), "single class|is constant"),
-        (lambda frame: frame.assign(**{frame.columns[0]: float("-inf")}), "have infinite values"),
-    ],
-    ids=["no-rows", "text-in-a-feature", "all-nan-feature", "one-target-value", "infinite-feature"],
-)
+def unusable_data_cases() -> list:
+    """Ways to spoil the raw data, each with the message prepare must give; only those this table
+    allows (a table of text alone has no number column to put text or infinity in)."""
+    number = next(iter(TABLE.features("number")), None)
+    required = next((name for name in TABLE.features() if not TABLE.columns[name].nullable), None)
+    cases = [
+        pytest.param(lambda frame: frame.iloc[:0], "has a header but no rows", id="no-rows"),
+        pytest.param(
+            lambda frame: frame.assign(**{TARGET: frame[TARGET].iloc[0]}),
+            "single class|is constant",
+            id="one-target-value",
+        ),
+        pytest.param(
+            lambda frame: frame.assign(**{TARGET: frame[TARGET].where(frame.index % 7 != 3)}),
+            f"column '{TARGET}' has [0-9]+ empty cells",
+            id="target-gaps",
+        ),
+    ]
+    if number:
+        cases += [
+            pytest.param(
+                lambda frame: frame.astype({number: object}).assign(**{number: "abc"}),
+                f"column '{number}' should hold numbers, but [0-9]+ rows hold text: 'abc' \\(row 1\\)",
+                id="text-in-a-number-column",
+            ),
+            pytest.param(
+                lambda frame: frame.assign(**{number: float("-inf")}),
+                f"column '{number}' has [0-9]+ infinite values",
+                id="infinite-number",
+            ),
+        ]
+    if required:
+        cases.append(
+            pytest.param(
+                lambda frame: frame.assign(**{required: None}),
+                f"column '{required}' has [0-9]+ empty cells \\(rows 1, 2, 3 and [0-9]+ more\\)",
+                id="gaps-where-the-schema-allows-none",
+            )
+        )
+    return cases
+
+
+@pytest.mark.parametrize(("corrupt", "expected"), unusable_data_cases())
 def test_prepare_rejects_unusable_data(
     tiny_raw: Path, tmp_path: Path, params: Params, corrupt, expected: str
 ) -> None:
@@ -224,15 +284,16 @@ def test_prepare_rejects_unusable_data(
     assert not (tmp_path / "out").exists()
 
 
-def test_prepare_requires_the_schema_columns(tiny_raw: Path, tmp_path: Path, params: Params) -> None:
+def test_prepare_lists_every_problem_at_once(tiny_raw: Path, tmp_path: Path, params: Params) -> None:
     frame = pd.read_csv(tiny_raw)
-    first_feature = next(column for column in frame.columns if column != TARGET)
-    frame.drop(columns=first_feature).to_csv(tiny_raw, index=False)
-    with pytest.raises(PipelineError, match=f"lacks columns {first_feature} that data/schema.yaml requires"):
+    first_feature = TABLE.features()[0]
+    frame.drop(columns=first_feature).assign(surprise=1.0).to_csv(tiny_raw, index=False)
+    with pytest.raises(PipelineError) as raised:
         prepare(tiny_raw, tmp_path / "out", params.prepare)
-    frame.assign(surprise=1.0).to_csv(tiny_raw, index=False)
-    with pytest.raises(PipelineError, match="has columns surprise that data/schema.yaml does not list"):
-        prepare(tiny_raw, tmp_path / "out", params.prepare)
+    lines = str(raised.value).splitlines()
+    assert lines[0] == f"{tiny_raw} does not match data/schema.yaml:"
+    assert f"  - columns missing: '{first_feature}'" in lines
+    assert any(line.startswith("  - columns not in the schema: 'surprise'") for line in lines)
 
 
 def test_prepare_rejects_an_empty_file(tmp_path: Path, params: Params) -> None:

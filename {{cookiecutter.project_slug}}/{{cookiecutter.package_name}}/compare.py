@@ -12,16 +12,18 @@ import argparse
 
 import pandas as pd
 
-from . import tracking
+from . import tasks, tracking
 from .config import load_params
 from .errors import PipelineError, run_main
-from .task import METRICS, RANKING
 
 
 def runs_table(model_name: str, limit: int) -> pd.DataFrame:
-    """The finished runs of the project's experiment as a table, best first (see task.RANKING)."""
+    """The finished runs of the project's experiment as a table, best first (see the task's
+    RANKING), with the baseline each run's model had to beat."""
     import mlflow
 
+    task = tasks.current()
+    shown = [*task.METRICS, f"baseline_{task.RANKING[0]}"]
     experiment_id = tracking.connect()
     finished = "attributes.status = 'FINISHED'"
     runs = mlflow.search_runs([experiment_id], filter_string=finished, max_results=limit)
@@ -38,11 +40,11 @@ def runs_table(model_name: str, limit: int) -> pd.DataFrame:
     )
     params = runs.filter(like="params.").rename(columns=lambda name: name.removeprefix("params."))
     varying = [name for name in params.columns if params[name].nunique(dropna=False) > 1]
-    metrics = pd.DataFrame({name: column(runs, f"metrics.{name}") for name in METRICS})
+    metrics = pd.DataFrame({name: column(runs, f"metrics.{name}") for name in shown})
     table = pd.concat([table, params[varying], metrics], axis=1)
-    ascending = [not METRICS[name].higher_is_better for name in RANKING]
-    ranked = table.sort_values(list(RANKING), ascending=ascending, kind="stable")  # as promote compares
-    return ranked.round(dict.fromkeys(METRICS, 4))
+    ascending = [not task.METRICS[name].higher_is_better for name in task.RANKING]
+    ranked = table.sort_values(list(task.RANKING), ascending=ascending, kind="stable")  # as promote compares
+    return ranked.round(dict.fromkeys(shown, 4))
 
 
 def column(runs: pd.DataFrame, name: str) -> pd.Series:

@@ -11,10 +11,10 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, model_validator
 
+from . import schema, tasks
 from .errors import PipelineError
-from .task import METRICS
 
 PARAMS_FILE = Path("params.yaml")
 
@@ -31,27 +31,34 @@ class PrepareParams(Section):
 
 
 class TrainParams(Section):
-    model: Literal["random_forest", "gradient_boosting"]
-    n_estimators: int = Field(gt=0, description="number of trees")
+    model: Literal["random_forest", "gradient_boosting", "linear"]
+    max_categories: int = Field(ge=2, le=255, description="codes per category column; rarer values share one")
+    n_estimators: int = Field(gt=0, description="number of trees (boosting iterations)")
     max_depth: int | None = Field(gt=0, description="depth limit of each tree; null for none")
     min_samples_leaf: int = Field(gt=0, description="fewest training rows in a leaf")
+    regularization: float = Field(gt=0, description="linear: strength of the L2 penalty")
     seed: int = Field(description="seed of the model's randomness")
 
 
 class EvaluateParams(Section):
     top_features: int = Field(gt=0, description="features shown in the importance plot")
+    positive_class: str | int | bool | None = Field(
+        description="two classes: the one scored; null: the rarer"
+    )
 
 
 class RegisterParams(Section):
     model_name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+    beat_baseline: bool = Field(description="register only a model better than the trivial baseline")
     gate: dict[str, float] = Field(description="metric -> threshold the model must reach")
 
     @model_validator(mode="after")
-    def _gate_names_known_metrics_in_range(self) -> RegisterParams:
+    def _gate_names_known_metrics_in_range(self, info: ValidationInfo) -> RegisterParams:
+        metrics = (info.context or {}).get("metrics", {})  # the task's, from load_params
         for name, threshold in self.gate.items():
-            if name not in METRICS:
-                raise ValueError(f"gate.{name} is not a metric of this task; use one of {', '.join(METRICS)}")
-            metric = METRICS[name]
+            if name not in metrics:
+                raise ValueError(f"gate.{name} is not a metric of this task; use one of {', '.join(metrics)}")
+            metric = metrics[name]
             if not metric.low <= threshold <= metric.high:
                 raise ValueError(f"gate.{name} must lie in [{metric.low}, {metric.high}], got {threshold}")
         return self
@@ -78,8 +85,9 @@ class Params(Section):
         }
 
 
-def load_params(path: Path = PARAMS_FILE) -> Params:
-    """Read and validate `path`; raise PipelineError naming the first bad key."""
+def load_params(path: Path = PARAMS_FILE, schema_path: Path = schema.SCHEMA_FILE) -> Params:
+    """Read and validate `path` (the gate's metrics against the task of `schema_path`); raise
+    PipelineError naming the first bad key."""
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -88,8 +96,9 @@ def load_params(path: Path = PARAMS_FILE) -> Params:
         raise PipelineError(f"{path} is not valid YAML: {error}") from None
     if not isinstance(raw, dict):
         raise PipelineError(f"{path} must be a mapping of sections (prepare, train, ...), got {raw!r}")
+    metrics = tasks.load(schema.load(schema_path).task).METRICS
     try:
-        return Params.model_validate(raw)
+        return Params.model_validate(raw, context={"metrics": metrics})
     except ValidationError as error:
         raise PipelineError(f"{path}: {describe(error)}") from None
 

@@ -3,28 +3,33 @@
     python -m <package>.predict --model models:/<name>@production --input new.csv --output scores.csv
     python -m <package>.predict --model models/model.joblib --input new.csv --output scores.csv
 
-The input needs the model's feature columns: those of its MLflow signature, or for a model file
-those of data/schema.yaml. Other columns (such as `target`) are ignored. The output keeps the
-input's rows in order: a `prediction` column and, for a classifier, one `probability_<class>`
-column per class.
+The input (CSV or Parquet) holds raw rows as the table has them: text categories, empty cells. It
+needs the model's feature columns (those of its MLflow signature, or for a model file those of
+data/schema.yaml); other columns, such as the target or an identifier, are ignored. A missing
+column or a value of the wrong type is named with its rows; a category the model never saw is
+still predicted, and counted in one warning. The output keeps the input's rows in order: a
+`prediction` column and, for a classifier, one `probability_<class>` column per class.
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from . import tracking
+from . import schema, tracking
 from .errors import PipelineError, run_main
 from .files import write_atomic
-from .stages.prepare import SCHEMA_FILE, required_features
+from .model import unseen_categories
+from .table import read_table
 
 
-def load_model(model: str) -> tuple[Any, list[str]]:
-    """The fitted model and its feature columns, from a `models:/` URI or a model file."""
+def load_model(model: str) -> tuple[Any, schema.Schema]:
+    """The fitted model and the description of its feature columns, from a `models:/` URI (its
+    signature) or a model file (data/schema.yaml)."""
     if not model.startswith(("models:/", "runs:/")):
         import joblib
 
@@ -33,30 +38,35 @@ def load_model(model: str) -> tuple[Any, list[str]]:
             raise PipelineError(
                 f"{model} is neither a models:/ URI nor a model file: run `dvc pull` or `dvc repro`"
             )
-        return joblib.load(path), required_features(tracking.project_root() / SCHEMA_FILE)
+        return joblib.load(path), schema.load(tracking.project_root() / schema.SCHEMA_FILE)
     tracking.connect()
     import mlflow.sklearn
     from mlflow.exceptions import MlflowException
     from mlflow.models import get_model_info
 
     try:
-        signature = get_model_info(model).signature
+        inputs = get_model_info(model).signature.inputs.inputs
         loaded = mlflow.sklearn.load_model(model)
     except MlflowException as error:
         raise PipelineError(f"can't load {model}: {error.message.splitlines()[0]}") from None
-    return loaded, signature.inputs.input_names()
+    columns = {
+        spec.name: schema.Column(
+            role="feature",
+            kind="number" if spec.type.name == "double" else "category",
+            nullable=not spec.required,
+        )
+        for spec in inputs
+    }
+    return loaded, schema.Schema(target="", task="", columns=columns)
 
 
-def features_of(frame: pd.DataFrame, features: list[str], source: str) -> pd.DataFrame:
-    """The model's feature columns of `frame`, in the model's order; a PipelineError if any is missing or not numeric."""
-    missing = [name for name in features if name not in frame.columns]
-    if missing:
-        raise PipelineError(f"{source} lacks columns the model requires: {', '.join(missing)}")
-    selected = frame[features]
-    not_numeric = [name for name in features if not pd.api.types.is_numeric_dtype(selected[name])]
-    if not_numeric:
-        raise PipelineError(f"{source}: columns {', '.join(not_numeric)} must be numeric")
-    return selected
+def features_of(frame: pd.DataFrame, table: schema.Schema, source: str) -> pd.DataFrame:
+    """The model's feature columns of `frame` as it takes them; a PipelineError listing every
+    missing column and every value of the wrong type."""
+    found = schema.problems(frame, table, with_target=False)
+    if found:
+        raise PipelineError(f"{source} does not fit the model: {'; '.join(found)}")
+    return schema.conform(frame, table)
 
 
 def predict(model: Any, features: pd.DataFrame) -> pd.DataFrame:
@@ -69,19 +79,30 @@ def predict(model: Any, features: pd.DataFrame) -> pd.DataFrame:
     return result
 
 
+def warn_unseen(model: Any, features: pd.DataFrame) -> None:
+    """One warning line counting the rows with categories the model never saw, if any."""
+    unseen = unseen_categories(model, features)
+    if unseen:
+        counts = ", ".join(f"{name!r}: {count}" for name, count in unseen.items())
+        print(
+            f"predict: warning: categories the model never saw ({counts} rows); predicted all the same",
+            file=sys.stderr,
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--model", required=True, help="models:/<name>@<alias>, or a model file")
-    parser.add_argument("--input", type=Path, required=True, help="CSV with the feature columns")
+    parser.add_argument("--input", type=Path, required=True, help="rows to score (CSV or Parquet)")
     parser.add_argument("--output", type=Path, required=True, help="where to write the predictions (CSV)")
     args = parser.parse_args()
-    if not args.input.is_file():
-        raise PipelineError(f"{args.input} not found")
-    frame = pd.read_csv(args.input)
-    model, feature_names = load_model(args.model)
-    predictions = predict(model, features_of(frame, feature_names, str(args.input)))
+    frame = read_table(args.input)
+    model, table = load_model(args.model)
+    features = features_of(frame, table, str(args.input))
+    warn_unseen(model, features)
+    predictions = predict(model, features)
     write_atomic(args.output, lambda temporary: predictions.to_csv(temporary, index=False))
     print(f"predict: {len(predictions)} rows -> {args.output}")
 

@@ -17,15 +17,16 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from . import tracking
+from . import tasks, tracking
 from .config import Params, load_params
 from .errors import PipelineError, run_main
 from .files import read_json
 from .gate import DECISION_FILE
 from .stages.register import gate_failures
-from .task import METRICS, RANKING
 
 if TYPE_CHECKING:
+    from types import ModuleType
+
     from mlflow.entities.model_registry import ModelVersion
 
 PRODUCTION_ALIAS = "production"
@@ -68,10 +69,11 @@ def promote(params: Params, version: int | None = None, decision_file: Path = DE
     """Move the production alias to `version`, by default the workspace's (see the module
     docstring); return what was done."""
     name = params.registry.model_name
+    task = tasks.current()
     tracking.connect()
     candidate = workspace_version(name, decision_file) if version is None else named_version(name, version)
     metrics = tracking.run_metrics(candidate.run_id)
-    failures = gate_failures(metrics, params.registry.gate)
+    failures = gate_failures(metrics, params.registry, task)
     if failures:
         raise PipelineError(f"version {candidate.version} fails the gate: {'; '.join(failures)}")
     current = tracking.version_by_alias(name, PRODUCTION_ALIAS)
@@ -79,28 +81,30 @@ def promote(params: Params, version: int | None = None, decision_file: Path = DE
         return f"version {candidate.version} already has alias {PRODUCTION_ALIAS!r}"
     if current is not None and params.promote.must_beat_production:
         theirs = tracking.run_metrics(current.run_id)
-        if not beats(metrics, theirs):
+        if not beats(metrics, theirs, task):
             raise PipelineError(
-                f"version {candidate.version} ({ranked(metrics)}) does not beat production "
-                f"version {current.version} ({ranked(theirs)}); "
+                f"version {candidate.version} ({ranked(metrics, task)}) does not beat production "
+                f"version {current.version} ({ranked(theirs, task)}); "
                 "set promote.must_beat_production: false to promote anyway"
             )
     tracking.set_alias(name, PRODUCTION_ALIAS, candidate.version)
     return f"models:/{name}@{PRODUCTION_ALIAS} -> version {candidate.version}"
 
 
-def beats(mine: dict[str, float], theirs: dict[str, float]) -> bool:
-    """Whether metrics `mine` rank strictly above `theirs`: by RANKING's first metric, ties broken by
-    the next. A metric that one of them lacks (a run logged before the metric existed) is skipped."""
-    for name in RANKING:
+def beats(mine: dict[str, float], theirs: dict[str, float], task: ModuleType) -> bool:
+    """Whether metrics `mine` rank strictly above `theirs`: by the task's RANKING's first metric, ties
+    broken by the next. A metric that one of them lacks (a run logged before the metric existed) is
+    skipped."""
+    for name in task.RANKING:
         if name in mine and name in theirs and mine[name] != theirs[name]:
-            return mine[name] > theirs[name] if METRICS[name].higher_is_better else mine[name] < theirs[name]
+            higher_is_better = task.METRICS[name].higher_is_better
+            return mine[name] > theirs[name] if higher_is_better else mine[name] < theirs[name]
     return False
 
 
-def ranked(metrics: dict[str, float]) -> str:
+def ranked(metrics: dict[str, float], task: ModuleType) -> str:
     """The RANKING metrics, as `f1_macro=0.9512, log_loss=0.1338`."""
-    return ", ".join(f"{name}={metrics.get(name, float('nan')):.4f}" for name in RANKING)
+    return ", ".join(f"{name}={metrics.get(name, float('nan')):.4f}" for name in task.RANKING)
 
 
 def main() -> None:

@@ -35,6 +35,9 @@ if TYPE_CHECKING:
     import pandas as pd
     from mlflow import ActiveRun, MlflowClient
     from mlflow.entities.model_registry import ModelVersion
+    from mlflow.models import ModelSignature
+
+    from .schema import Schema
 
 T = TypeVar("T")
 PACKAGE = __package__.split(".")[0]  # this package, also under `python -m`
@@ -267,17 +270,51 @@ def log_environment() -> None:
     mlflow.set_tag("python_version", sys.version.split()[0])
 
 
-def log_model(model: Any, example: pd.DataFrame) -> str:
+def data_source_tags(path: Path) -> dict[str, str]:
+    """Where the raw data came from: the URL and its checksum for data brought in with
+    `dvc import-url` (as its .dvc file records them), else the DVC-tracked file itself."""
+    import yaml
+
+    dvc_file = path.with_name(path.name + ".dvc")
+    try:
+        deps = yaml.safe_load(dvc_file.read_text(encoding="utf-8")).get("deps") or []
+    except (OSError, AttributeError, yaml.YAMLError):
+        deps = []
+    if not deps:
+        return {"data_source": path.as_posix()}
+    checksum = next((str(deps[0][key]) for key in ("checksum", "etag", "md5") if key in deps[0]), "")
+    return {"data_source": deps[0]["path"], "data_source_checksum": checksum}
+
+
+def signature(table: Schema, example: pd.DataFrame, model: Any) -> ModelSignature:
+    """The model's MLflow signature: its inputs from the schema (numbers as doubles, categories as
+    strings, nullable columns optional), its output as the model answers for `example`."""
+    from mlflow.models import ModelSignature, infer_signature
+    from mlflow.types.schema import ColSpec
+    from mlflow.types.schema import Schema as ColumnSchema
+
+    columns = [
+        ColSpec(
+            "double" if table.columns[name].kind == "number" else "string",
+            name,
+            required=not table.columns[name].nullable,
+        )
+        for name in table.features()
+    ]
+    outputs = infer_signature(example, model.predict(example)).outputs
+    return ModelSignature(inputs=ColumnSchema(columns), outputs=outputs)
+
+
+def log_model(model: Any, example: pd.DataFrame, table: Schema) -> str:
     """Log a fitted scikit-learn model (skops format, signature, pinned requirements) with a few input
     rows as its `example`; return its URI."""
     import mlflow.sklearn
     import skops.io
-    from mlflow.models import infer_signature
 
     info = mlflow.sklearn.log_model(
         model,
         name=MODEL_ARTIFACT,
-        signature=infer_signature(example, model.predict(example)),
+        signature=signature(table, example, model),
         input_example=example,
         # Explicit requirements: inferring them costs seconds per run.
         pip_requirements=[f"{name}=={version(name)}" for name in ("scikit-learn", "skops", "pandas")],

@@ -19,13 +19,14 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .. import tracking
+from .. import schema, tasks, tracking
 from ..config import Params, RegisterParams, load_params
 from ..errors import PipelineError, run_main
 from ..files import read_json, write_json
-from ..task import METRICS, TARGET
 
 if TYPE_CHECKING:
+    from types import ModuleType
+
     import pandas as pd
 
 CANDIDATE_ALIAS = "staging"
@@ -33,19 +34,26 @@ EXAMPLE_ROWS = 5  # test rows stored with the model as its input example
 LOGGED_PARAMS = ("prepare", "train", "evaluate")  # params.yaml sections the run records
 
 
-def gate_failures(metrics: dict[str, float], gate: dict[str, float]) -> list[str]:
-    """Why the metrics miss the gate: one reason per threshold not met (empty: passed)."""
+def gate_failures(metrics: dict[str, float], params: RegisterParams, task: ModuleType) -> list[str]:
+    """Why the metrics miss the gate: the baseline not beaten (with `beat_baseline`), one reason per
+    threshold not met (empty: passed)."""
     failures = []
-    for name, threshold in gate.items():
+    main = task.RANKING[0]
+    baseline = metrics.get(f"baseline_{main}")
+    if params.beat_baseline and baseline is not None:
+        higher_is_better = task.METRICS[main].higher_is_better
+        if not (metrics[main] > baseline if higher_is_better else metrics[main] < baseline):
+            failures.append(f"{main}={metrics[main]:.4f} does not beat the baseline's {baseline:.4f}")
+    for name, threshold in params.gate.items():
         value = metrics[name]
-        if METRICS[name].higher_is_better and value < threshold:
+        if task.METRICS[name].higher_is_better and value < threshold:
             failures.append(f"{name}={value:.4f} is below the gate's {threshold}")
-        elif not METRICS[name].higher_is_better and value > threshold:
+        elif not task.METRICS[name].higher_is_better and value > threshold:
             failures.append(f"{name}={value:.4f} is above the gate's {threshold}")
     return failures
 
 
-def load_model(model_path: Path, test_path: Path) -> tuple[Any, pd.DataFrame]:
+def load_model(model_path: Path, test_path: Path, table: schema.Schema) -> tuple[Any, pd.DataFrame]:
     """The fitted model, and the first test rows' features as its input example (read without
     loading the whole split)."""
     import joblib
@@ -54,7 +62,7 @@ def load_model(model_path: Path, test_path: Path) -> tuple[Any, pd.DataFrame]:
     first_rows = next(pq.ParquetFile(test_path).iter_batches(batch_size=EXAMPLE_ROWS), None)
     if first_rows is None:
         raise PipelineError(f"{test_path} has no rows: rerun `dvc repro` to prepare the data again")
-    return joblib.load(model_path), first_rows.to_pandas().drop(columns=TARGET)
+    return joblib.load(model_path), schema.conform(first_rows.to_pandas(), table)
 
 
 def inputs_key(
@@ -77,19 +85,20 @@ def log_run(
     raw: tuple[Path, str],
     model: Any,
     example: pd.DataFrame,
+    table: schema.Schema,
     metrics: dict[str, float],
     images_dir: Path,
     tags: dict[str, str],
 ) -> dict[str, str]:
     """Log one MLflow run tagged with `tags`: its params, the raw data (path and DVC hash), the
-    environment, model, metrics and plots; return its ids."""
+    environment, model (its signature from the schema), metrics and plots; return its ids."""
     import mlflow
 
     with tracking.start_run(experiment_id, tags) as run:
         mlflow.log_params(params.flat(*LOGGED_PARAMS))
         tracking.log_data_source(*raw)
         tracking.log_environment()
-        model_uri = tracking.log_model(model, example)
+        model_uri = tracking.log_model(model, example, table)
         mlflow.log_metrics(metrics)
         mlflow.log_artifacts(str(images_dir), artifact_path="plots")
         mlflow.set_tag(tracking.MODEL_URI_TAG, model_uri)
@@ -108,9 +117,9 @@ def record(
     raw_md5: str,
     metrics: dict[str, float],
 ) -> dict[str, str]:
-    """The MLflow run of these inputs (`paths`: raw, test, model, images; `raw_md5`: the raw data's
-    DVC hash): the finished one logged before from the same inputs, if any (a rerun after a crash,
-    a forced `dvc repro`), else a new one (see log_run). Return its ids."""
+    """The MLflow run of these inputs (`paths`: raw, schema, test, model, images; `raw_md5`: the raw
+    data's DVC hash): the finished one logged before from the same inputs, if any (a rerun after a
+    crash, a forced `dvc repro`), else a new one (see log_run). Return its ids."""
     lineage = tracking.lineage_tags()
     model_md5 = tracking.file_md5(paths["model"])
     key = inputs_key(lineage.get("git_commit"), params, raw_md5, model_md5, metrics)
@@ -118,16 +127,25 @@ def record(
     if earlier is not None:
         run_id, model_uri = earlier
         return run_ids(run_id, experiment_id, model_uri)
-    model, example = load_model(paths["model"], paths["test"])
+    table = schema.load(paths["schema"])
+    model, example = load_model(paths["model"], paths["test"], table)
     raw = (paths["raw"], raw_md5)
-    tags = {**lineage, tracking.INPUTS_KEY_TAG: key, "dvc_model_md5": model_md5}
-    return log_run(experiment_id, params, raw, model, example, metrics, paths["images"], tags)
+    tags = {
+        **lineage,
+        tracking.INPUTS_KEY_TAG: key,
+        "dvc_model_md5": model_md5,
+        "data_schema_md5": tracking.file_md5(paths["schema"]),
+        **tracking.data_source_tags(paths["raw"]),
+    }
+    return log_run(experiment_id, params, raw, model, example, table, metrics, paths["images"], tags)
 
 
-def register(run: dict[str, str], metrics: dict[str, float], params: RegisterParams) -> dict:
+def register(
+    run: dict[str, str], metrics: dict[str, float], params: RegisterParams, task: ModuleType
+) -> dict:
     """Apply the gate; register and alias the run's model if it passes. Return the decision."""
     decision = {"model_name": params.model_name, **run}
-    failures = gate_failures(metrics, params.gate)
+    failures = gate_failures(metrics, params, task)
     if failures:
         return decision | {"registered": False, "reason": "; ".join(failures)}
     version = tracking.register(run["model_uri"], params.model_name, run["mlflow_run_id"])
@@ -143,19 +161,27 @@ def register(run: dict[str, str], metrics: dict[str, float], params: RegisterPar
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--raw", type=Path, required=True, help="raw data file (its hash is logged)")
+    parser.add_argument("--schema", type=Path, required=True, help="the table's description (YAML)")
     parser.add_argument("--test", type=Path, required=True, help="test split (Parquet)")
     parser.add_argument("--model", type=Path, required=True, help="fitted model file")
     parser.add_argument("--metrics", type=Path, required=True, help="metrics.json written by evaluate")
     parser.add_argument("--images", type=Path, required=True, help="folder of the plots evaluate drew")
     parser.add_argument("--out", type=Path, required=True, help="where to write the run ids and decision")
     args = parser.parse_args()
-    paths = {"raw": args.raw, "test": args.test, "model": args.model, "images": args.images}
+    paths = {
+        "raw": args.raw,
+        "schema": args.schema,
+        "test": args.test,
+        "model": args.model,
+        "images": args.images,
+    }
     for path in (*paths.values(), args.metrics):
         if not path.exists():
             raise PipelineError(
                 f"{path} not found: run `dvc pull` (data) or `dvc repro` (stage outputs) first"
             )
-    params = load_params()
+    params = load_params(schema_path=args.schema)
+    task = tasks.load(schema.load(args.schema).task)
     metrics = read_json(args.metrics)
     # skops, MLflow's format for the model, looks up the module of every scikit-learn type among
     # all loaded modules when imported: before MLflow's thousands are loaded, that is ~0.5 s less.
@@ -165,7 +191,7 @@ def main() -> None:
         raw_md5 = pool.submit(tracking.file_md5, args.raw)
         experiment_id = tracking.connect()  # an unreachable tracking server stops us here, before any work
         run = record(experiment_id, params, paths, raw_md5.result(), metrics)
-    decision = register(run, metrics, params.registry)
+    decision = register(run, metrics, params.registry, task)
     write_json(args.out, decision)
     if decision["registered"]:
         outcome = f"models:/{decision['model_name']}@{CANDIDATE_ALIAS} -> version {decision['model_version']}"

@@ -1,7 +1,8 @@
 """Stage `train`: fit the model `params.yaml` describes and save it as a plain file.
 
-The file (joblib, compressed) is DVC's copy of the model, usable without MLflow; `register` logs
-the same model to MLflow. joblib files are pickles: load only files you trust (your own DVC cache).
+The model is one scikit-learn Pipeline (see model.py): the table's raw feature columns go in. The
+file (joblib, compressed) is DVC's copy of the model, usable without MLflow; `register` logs the
+same model to MLflow. joblib files are pickles: load only files you trust (your own DVC cache).
 """
 
 from __future__ import annotations
@@ -12,26 +13,31 @@ from pathlib import Path
 import joblib
 import pandas as pd
 
+from .. import schema
 from ..config import TrainParams, load_params
 from ..errors import run_main
 from ..files import write_atomic
-from ..task import TARGET, build_model
+from ..model import build_model
 
 
-def train(train_path: Path, model_path: Path, params: TrainParams) -> None:
+def train(
+    train_path: Path, model_path: Path, params: TrainParams, schema_path: Path = schema.SCHEMA_FILE
+) -> None:
     """Fit `train.model` on the training split and write it to `model_path`."""
+    table = schema.load(schema_path)
     data = pd.read_parquet(train_path)
-    model = build_model(params).fit(data.drop(columns=TARGET), data[TARGET])
+    model = build_model(table, params).fit(schema.conform(data, table), data[table.target])
     write_atomic(model_path, lambda path: joblib.dump(model, path, compress=3))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--train", type=Path, required=True, help="training split (Parquet)")
+    parser.add_argument("--schema", type=Path, required=True, help="the table's description (YAML)")
     parser.add_argument("--model", type=Path, required=True, help="where to write the fitted model")
     args = parser.parse_args()
-    params = load_params().train
-    train(args.train, args.model, params)
+    params = load_params(schema_path=args.schema).train
+    train(args.train, args.model, params, args.schema)
     print(f"train: {params.model} -> {args.model}")
 
 

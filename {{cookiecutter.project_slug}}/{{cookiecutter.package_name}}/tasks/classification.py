@@ -1,4 +1,4 @@
-"""The task: predict the class in column `target`. Models, metrics and plots of classification.
+"""Classification: predict a class (the target's own values: `"Adelie"`, `"yes"`, 3). Metrics and plots.
 
 scikit-learn is imported inside the functions, so reading params stays fast.
 """
@@ -16,10 +16,6 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
     from sklearn.base import ClassifierMixin
 
-    from .config import TrainParams
-
-TASK = "classification"
-TARGET = "target"
 STRATIFIED = True  # `prepare` keeps each class's share of rows in both splits
 
 
@@ -35,22 +31,10 @@ METRICS = {
     "roc_auc": Metric(higher_is_better=True, low=0.0, high=1.0),
     "log_loss": Metric(higher_is_better=False, low=0.0, high=float("inf")),
 }
+# A model is registered only if it beats the baseline (the most frequent class) by the first of RANKING.
 # How models are ordered (`make compare`, `make promote`): by the first metric, ties broken by the
 # next. log_loss scores the probabilities, so it still tells apart models whose labels all agree.
 RANKING = ("f1_macro", "log_loss")
-
-
-def build_model(params: TrainParams) -> ClassifierMixin:
-    """Return the unfitted classifier that `train.model` names."""
-    from sklearn.ensemble import GradientBoostingClassifier, RandomForestClassifier
-
-    estimators = {"random_forest": RandomForestClassifier, "gradient_boosting": GradientBoostingClassifier}
-    return estimators[params.model](
-        n_estimators=params.n_estimators,
-        max_depth=params.max_depth,
-        min_samples_leaf=params.min_samples_leaf,
-        random_state=params.seed,
-    )
 
 
 def target_problem(target: pd.Series) -> str | None:
@@ -70,13 +54,38 @@ class Predictions(NamedTuple):
     labels: np.ndarray  # the predicted class of each row
     probabilities: np.ndarray  # one column per class, in the order of `classes`
     classes: np.ndarray
+    positive: object  # with two classes, the one roc_auc and the curves score; else None
 
 
-def predict(model: ClassifierMixin, features: pd.DataFrame) -> Predictions:
+def predict(
+    model: ClassifierMixin, features: pd.DataFrame, target: pd.Series, positive: object
+) -> Predictions:
     """Run the model on `features` once: each row's class probabilities, and as its label the most
-    probable class (what `model.predict` returns, without a second pass over the trees)."""
+    probable class (what `model.predict` returns, without a second pass over the trees). With two
+    classes, `positive` (evaluate.positive_class) or else the rarer class of `target` is scored."""
     probabilities = model.predict_proba(features)
-    return Predictions(model.classes_[probabilities.argmax(axis=1)], probabilities, model.classes_)
+    classes = model.classes_
+    if len(classes) != 2:
+        positive = None
+    elif positive is None:
+        counts = target.value_counts()
+        positive = min(classes, key=lambda label: (counts.get(label, 0), str(label)))
+    elif positive not in list(classes):
+        from ..errors import PipelineError
+
+        raise PipelineError(
+            f"params.yaml: evaluate.positive_class {positive!r} is not a class; the classes are "
+            f"{', '.join(map(repr, classes.tolist()))}"
+        )
+    return Predictions(classes[probabilities.argmax(axis=1)], probabilities, classes, positive)
+
+
+def baseline(train_target: pd.Series, test_target: pd.Series) -> float:
+    """The first RANKING metric of a model that always answers the training split's most frequent class."""
+    from sklearn.metrics import f1_score
+
+    most_frequent = train_target.value_counts().index[0]
+    return float(f1_score(test_target, [most_frequent] * len(test_target), average="macro"))
 
 
 def score(target: pd.Series, predictions: Predictions) -> dict[str, float]:
@@ -84,8 +93,9 @@ def score(target: pd.Series, predictions: Predictions) -> dict[str, float]:
     from sklearn.metrics import accuracy_score, f1_score, log_loss, roc_auc_score
 
     probabilities = predictions.probabilities
-    if probabilities.shape[1] == 2:
-        roc_auc = roc_auc_score(target, probabilities[:, 1])
+    if predictions.positive is not None:
+        column = list(predictions.classes).index(predictions.positive)
+        roc_auc = roc_auc_score(target == predictions.positive, probabilities[:, column])
     else:
         roc_auc = roc_auc_score(target, probabilities, multi_class="ovr", labels=predictions.classes)
     return {
@@ -98,8 +108,7 @@ def score(target: pd.Series, predictions: Predictions) -> dict[str, float]:
 
 def log_plot_data(live: Live, target: pd.Series, predictions: Predictions) -> None:
     """The confusion matrix as data that `dvc plots` draws: one row per pair of labels with its
-    number of test rows in `count`, so the file stays small however large the test split. dvc.yaml
-    names this file and its template, .dvc/plots/confusion_counts.json, which sums the counts."""
+    number of test rows in `count`, so the file stays small however large the test split."""
     from sklearn.metrics import confusion_matrix
 
     classes = [str(label) for label in predictions.classes]
@@ -109,8 +118,8 @@ def log_plot_data(live: Live, target: pd.Series, predictions: Predictions) -> No
         for row, actual in enumerate(classes)
         for column, predicted in enumerate(classes)
     ]
-    # The template only matters where dvclive writes dvc.yaml (here dvc.yaml is hand-written).
-    live.log_plot("confusion_matrix", cells, x="actual", y="predicted", template="confusion_counts")
+    # dvc.yaml names the file and its template (.dvc/plots/classification.json, which sums the counts).
+    live.log_plot("test_predictions", cells, x="actual", y="predicted")
 
 
 def figures(target: pd.Series, predictions: Predictions) -> Iterator[tuple[str, Figure]]:
@@ -124,7 +133,7 @@ def figures(target: pd.Series, predictions: Predictions) -> Iterator[tuple[str, 
     yield "confusion_matrix.png", display.figure_
 
     classes = list(predictions.classes)
-    shown = classes if len(classes) > 2 else classes[1:]
+    shown = classes if predictions.positive is None else [predictions.positive]
     for curve, file_name, title, axis_labels in (
         (
             RocCurveDisplay,

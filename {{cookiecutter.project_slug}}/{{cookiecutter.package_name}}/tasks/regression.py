@@ -1,4 +1,4 @@
-"""The task: predict the number in column `target`. Models, metrics and plots of regression.
+"""Regression: predict a number. Metrics and plots.
 
 scikit-learn is imported inside the functions, so reading params stays fast.
 """
@@ -16,10 +16,6 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
     from sklearn.base import RegressorMixin
 
-    from .config import TrainParams
-
-TASK = "regression"
-TARGET = "target"
 STRATIFIED = False  # `prepare` splits rows at random: a continuous target has no classes
 # Test rows drawn in the predicted-vs-actual plots (scikit-learn's default for its picture), chosen
 # at random with a fixed seed: the plots stay small and the same for the same predictions.
@@ -38,21 +34,9 @@ METRICS = {
     "mae": Metric(higher_is_better=False, low=0.0, high=float("inf")),
     "r2": Metric(higher_is_better=True, low=float("-inf"), high=1.0),
 }
+# A model is registered only if it beats the baseline (the training mean) by the first of RANKING.
 # How models are ordered (`make compare`, `make promote`): by the first metric, ties broken by the next.
 RANKING = ("r2", "mae")
-
-
-def build_model(params: TrainParams) -> RegressorMixin:
-    """Return the unfitted regressor that `train.model` names."""
-    from sklearn.ensemble import GradientBoostingRegressor, RandomForestRegressor
-
-    estimators = {"random_forest": RandomForestRegressor, "gradient_boosting": GradientBoostingRegressor}
-    return estimators[params.model](
-        n_estimators=params.n_estimators,
-        max_depth=params.max_depth,
-        min_samples_leaf=params.min_samples_leaf,
-        random_state=params.seed,
-    )
 
 
 def target_problem(target: pd.Series) -> str | None:
@@ -68,9 +52,18 @@ class Predictions(NamedTuple):
     values: np.ndarray  # the predicted number for each row
 
 
-def predict(model: RegressorMixin, features: pd.DataFrame) -> Predictions:
-    """Run the model on `features`."""
+def predict(
+    model: RegressorMixin, features: pd.DataFrame, target: pd.Series, positive: object
+) -> Predictions:
+    """Run the model on `features` (`target` and `positive` matter to classification only)."""
     return Predictions(model.predict(features))
+
+
+def baseline(train_target: pd.Series, test_target: pd.Series) -> float:
+    """The first RANKING metric of a model that always answers the training split's mean."""
+    from sklearn.metrics import r2_score
+
+    return float(r2_score(test_target, [train_target.mean()] * len(test_target)))
 
 
 def score(target: pd.Series, predictions: Predictions) -> dict[str, float]:
@@ -85,21 +78,14 @@ def score(target: pd.Series, predictions: Predictions) -> dict[str, float]:
 
 
 def log_plot_data(live: Live, target: pd.Series, predictions: Predictions) -> None:
-    """Predicted against actual as data that `dvc plots` draws (dvc.yaml names the file): at most
-    PLOTTED_ROWS test rows."""
+    """Predicted against actual as data that `dvc plots` draws: at most PLOTTED_ROWS test rows."""
     import pandas as pd
 
     points = pd.DataFrame({"actual": target.to_numpy(), "predicted": predictions.values})
     if len(points) > PLOTTED_ROWS:
         points = points.sample(n=PLOTTED_ROWS, random_state=PLOTTED_ROWS_SEED).sort_index()
-    live.log_plot(
-        "predicted_vs_actual",
-        points,
-        x="actual",
-        y="predicted",
-        template="scatter",
-        title="Predicted vs actual (test split)",
-    )
+    # dvc.yaml names the file and its template (.dvc/plots/regression.json, a scatter plot).
+    live.log_plot("test_predictions", points, x="actual", y="predicted")
 
 
 def figures(target: pd.Series, predictions: Predictions) -> Iterator[tuple[str, Figure]]:
