@@ -1,10 +1,12 @@
 """Benchmark a generated project: what the template costs on top of DVC and of the ML work itself.
 
-    .venv/bin/python bench/run.py [--repeats 3] [--sizes 10000,100000,1000000] [--only 1,2,4,5]
+    .venv/bin/python bench/run.py [--repeats 3] [--sizes 10000,100000,1000000] [--only 1,2,4,5,7]
 
-Each figure is the median of --repeats runs (the sweeps: one run each); the two sides of every
-ratio are measured in this one run, on this machine, and where they are repeated, in turns, so the
-machine's drift affects both alike. Prints a Markdown table (paste it into the README).
+Measures 5, 6 and 7 use a synthetic table of 20 feature columns (15 numbers, 5 text categories)
+with 10% of the cells empty, brought in as a user brings a table. Each figure is the median of
+--repeats runs (the sweeps: one run each); the two sides of every ratio are measured in this one
+run, on this machine, and where they are repeated, in turns, so the machine's drift affects both
+alike. Prints a Markdown table (paste it into the README).
 """
 
 from __future__ import annotations
@@ -20,9 +22,13 @@ import textwrap
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import yaml
 from cookiecutter.main import cookiecutter
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 TEMPLATE = Path(__file__).resolve().parents[1]
 PACKAGE = "wine_quality"  # the default options' package
@@ -32,6 +38,8 @@ ENV = {
     "DVC_NO_ANALYTICS": "1",
 }
 ENV.pop("MLFLOW_TRACKING_URI", None)
+SYNTHETIC = "synthetic.csv"  # the scale table's name at every size, so the schema's raw path stays
+CATEGORY_VALUES = (3, 5, 10, 30, 200)  # distinct values of its 5 text columns (200: beyond max_categories)
 
 # The four stages' computations in one process, without DVC or MLflow: the floor for (3).
 # BARE_METRICS stops at the metrics and the gate; BARE_ML adds what else evaluate computes, its
@@ -41,19 +49,24 @@ BARE_METRICS = textwrap.dedent(
     f"""
     from pathlib import Path
     import joblib, pandas as pd
+    from {PACKAGE} import schema, tasks
     from {PACKAGE}.config import load_params
     from {PACKAGE}.stages.prepare import prepare
     from {PACKAGE}.stages.register import gate_failures
     from {PACKAGE}.stages.train import train
-    from {PACKAGE}.task import TARGET, predict, score
-    params = load_params()
+    table, params = schema.load(), load_params()
+    task = tasks.load(table.task)
     out = Path("bench-bare")
-    prepare(Path("data/raw/wine.csv"), out, params.prepare)
+    prepare(Path(table.raw), out, params.prepare)
     train(out / "train.parquet", out / "model.joblib", params.train)
     test = pd.read_parquet(out / "test.parquet")
-    model, features, target = joblib.load(out / "model.joblib"), test.drop(columns=TARGET), test[TARGET]
-    predictions = predict(model, features)
-    gate_failures(score(target, predictions), params.registry.gate)
+    model = joblib.load(out / "model.joblib")
+    features, target = schema.conform(test, table), test[table.target]
+    predictions = task.predict(model, features, target, params.evaluate.positive_class)
+    metrics = task.score(target, predictions)
+    train_target = pd.read_parquet(out / "train.parquet", columns=[table.target])[table.target]
+    metrics[f"baseline_{{task.RANKING[0]}}"] = task.baseline(train_target, target)
+    gate_failures(metrics, params.registry, task)
     """
 )
 BARE_ML = BARE_METRICS + textwrap.dedent(
@@ -61,12 +74,26 @@ BARE_ML = BARE_METRICS + textwrap.dedent(
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    from {PACKAGE}.stages.evaluate import plot_importances
-    from {PACKAGE}.task import figures
-    importances = plot_importances(model, list(features.columns), params.evaluate.top_features)
-    for name, figure in (*figures(target, predictions), ("importances.png", importances)):
+    from {PACKAGE}.stages.evaluate import importances, plot_importances
+    importance = plot_importances(importances(model, features, target), params.evaluate.top_features)
+    for name, figure in (*task.figures(target, predictions), ("feature_importances.png", importance)):
         figure.savefig(out / name)
         plt.close(figure)
+    """
+)
+# (6): the schema inferred from the project's raw table (read untimed), median of argv[1] runs.
+INFER = textwrap.dedent(
+    f"""
+    import statistics, sys, time
+    from {PACKAGE} import schema
+    from {PACKAGE}.table import read_table
+    frame = read_table(schema.load().raw)
+    taken = []
+    for _ in range(int(sys.argv[1])):
+        start = time.perf_counter()
+        schema.infer(frame, "target")
+        taken.append(time.perf_counter() - start)
+    print(statistics.median(taken))
     """
 )
 
@@ -108,10 +135,13 @@ def interleaved_medians(
     return [statistics.median(taken) for taken in times]
 
 
-def generate(folder: Path) -> Path:
+def generate(folder: Path, options: dict[str, str] | None = None) -> Path:
+    """Generate a project into the empty `folder`, with `options` beyond the defaults."""
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
-    return Path(cookiecutter(str(TEMPLATE), no_input=True, output_dir=str(folder)))
+    return Path(
+        cookiecutter(str(TEMPLATE), no_input=True, output_dir=str(folder), extra_context=options or {})
+    )
 
 
 def first_model(workdir: Path) -> Path:
@@ -145,19 +175,38 @@ def peak_run(command: list[str], cwd: Path) -> tuple[float, float]:
     return elapsed, usage.ru_maxrss / 1024
 
 
-def write_synthetic(project: Path, rows: int) -> None:
-    """Replace the raw data with a synthetic 3-class set of `rows` rows and 20 features."""
+def synthetic_table(rows: int, seed: int = 0) -> pd.DataFrame:
+    """A 3-class table of `rows` rows: 15 numbers (4 decimals), 5 text categories binned from
+    informative features (so they carry signal; CATEGORY_VALUES values each, "a0", "a1", ...), 10% of
+    these 20 columns' cells empty, and the target as text labels ("class_0", ...)."""
+    import numpy as np
     import pandas as pd
     from sklearn.datasets import make_classification
 
-    features, target = make_classification(
-        n_samples=rows, n_features=20, n_informative=10, n_classes=3, random_state=0
+    # shuffle=False: the first 10 columns are the informative ones (the first 5 become categories),
+    # and the rows come sorted by class: shuffled here.
+    values, labels = make_classification(
+        n_samples=rows, n_features=20, n_informative=10, n_classes=3, shuffle=False, random_state=seed
     )
-    frame = pd.DataFrame(features, columns=[f"x{i}" for i in range(20)]).assign(target=target)
-    frame.to_csv(project / "data" / "raw" / "wine.csv", index=False)
-    schema = {"features": [f"x{i}" for i in range(20)]}
-    (project / "data" / "schema.yaml").write_text(yaml.safe_dump(schema))
-    dvc(project, "add", "--quiet", "data/raw/wine.csv")
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(rows)
+    values, labels = values[order], labels[order]
+    frame = pd.DataFrame(values[:, 5:].round(4), columns=[f"x{i}" for i in range(15)])
+    for column, (letter, count) in enumerate(zip("abcde", CATEGORY_VALUES, strict=True)):
+        codes = pd.qcut(values[:, column], count, labels=False)
+        frame[f"cat_{letter}"] = np.char.add(letter, codes.astype(str))
+    frame = frame.mask(rng.random(frame.shape) < 0.1)
+    frame["target"] = np.char.add("class_", labels.astype(str))
+    return frame
+
+
+def write_synthetic(project: Path, rows: int) -> None:
+    """Switch the project to synthetic_table(rows) as a user does, with `<package>.adopt`: the CSV
+    copied into data/raw/ (as SYNTHETIC at every size) and added to DVC, data/schema.yaml inferred."""
+    source = project.parent / SYNTHETIC
+    synthetic_table(rows).to_csv(source, index=False)
+    sh(sys.executable, "-m", f"{PACKAGE}.adopt", "--data", str(source), "--target", "target", cwd=project)
+    source.unlink()
 
 
 def set_params(project: Path, **train: object) -> None:
@@ -167,13 +216,13 @@ def set_params(project: Path, **train: object) -> None:
     path.write_text(yaml.safe_dump(params, sort_keys=False))
 
 
-def first_model_parts(workdir: Path) -> tuple[Path, dict[str, float]]:
-    """Generate a project and run its first `dvc repro` (which must register a model); return the
-    project and the seconds of each part: generation, DVC's start until the first stage, and each
-    stage from the line where DVC starts it to the next one (so with DVC's lock and cache work
-    after it); `total` is the whole."""
+def first_model_parts(workdir: Path, options: dict[str, str] | None = None) -> tuple[Path, dict[str, float]]:
+    """Generate a project (with `options` beyond the defaults) and run its first `dvc repro` (which
+    must register a model); return the project and the seconds of each part: generation, DVC's
+    start until the first stage, and each stage from the line where DVC starts it to the next one
+    (so with DVC's lock and cache work after it); `total` is the whole."""
     start = time.perf_counter()
-    project = generate(workdir)
+    project = generate(workdir, options)
     parts = {"generate": time.perf_counter() - start}
     command = [sys.executable, "-m", "dvc", "repro"]
     env = {**ENV, "PYTHONUNBUFFERED": "1"}
@@ -195,14 +244,30 @@ def first_model_parts(workdir: Path) -> tuple[Path, dict[str, float]]:
     return project, parts
 
 
-def measure_first_model(scratch: Path, repeats: int) -> list[tuple[str, str, str]]:
-    runs = [first_model_parts(scratch / "first")[1] for _ in range(repeats)]
+def first_model_rows(
+    label: str, workdir: Path, repeats: int, options: dict[str, str] | None = None
+) -> list[tuple[str, str, str]]:
+    """Generate -> first registered model (see first_model_parts), `repeats` times: the median of the
+    whole and of each part."""
+    runs = [first_model_parts(workdir, options)[1] for _ in range(repeats)]
     median = {part: statistics.median(run[part] for run in runs) for part in runs[0]}
     parts = ", ".join(f"{part} {taken:.2f} s" for part, taken in median.items() if part != "total")
     return [
-        ("(1) generate -> first registered model", f"{median['total']:.1f} s", "<= 10 s"),
-        ("(1) its parts (medians)", parts, ""),
+        (f"{label} generate -> first registered model", f"{median['total']:.1f} s", "<= 10 s"),
+        (f"{label} its parts (medians)", parts, ""),
     ]
+
+
+def measure_first_model(scratch: Path, repeats: int) -> list[tuple[str, str, str]]:
+    return first_model_rows("(1)", scratch / "first", repeats)
+
+
+def measure_own_table(scratch: Path, repeats: int) -> list[tuple[str, str, str]]:
+    """(7): (1) for a user's 1,000-row CSV (synthetic_table's mix of numbers, text and gaps)."""
+    source = scratch / "own.csv"
+    synthetic_table(1_000).to_csv(source, index=False)
+    options = {"dataset": str(source), "target": "target", "project_name": "own"}
+    return first_model_rows("(7) a user's 1,000-row CSV:", scratch / "own", repeats, options)
 
 
 def measure_overhead(
@@ -270,26 +335,22 @@ def measure_scale(scratch: Path, sizes: list[int], repeats: int) -> list[tuple[s
     scale = first_model(scratch / "scale")
     set_params(scale, n_estimators=10)
     stage = [sys.executable, "-m"]
-    prepare = [
-        *stage,
-        f"{PACKAGE}.stages.prepare",
-        "--raw",
-        "data/raw/wine.csv",
-        "--schema",
-        "data/schema.yaml",
-    ]
-    train = [*stage, f"{PACKAGE}.stages.train", "--train", "data/prepared/train.parquet"]
+    schema = ["--schema", "data/schema.yaml"]
+    prepare = [*stage, f"{PACKAGE}.stages.prepare", "--raw", f"data/raw/{SYNTHETIC}", *schema]
+    train = [*stage, f"{PACKAGE}.stages.train", "--train", "data/prepared/train.parquet", *schema]
     for size in sizes:
         write_synthetic(scale, size)
         prep_s, prep_mb = peak_run([*prepare, "--out", "data/prepared"], scale)
         train_s, train_mb = peak_run([*train, "--model", "models/model.joblib"], scale)
         rows.append(
             (
-                f"(5) {size:,} rows: prepare, train (10 trees)",
+                f"(5) {size:,} rows x 20 columns: prepare, train (10 trees)",
                 f"{prep_s:.1f} s {prep_mb:.0f} MB, {train_s:.1f} s {train_mb:.0f} MB",
                 "linear, <= 2 GB",
             )
         )
+    infer = float(sh(sys.executable, "-c", INFER, str(repeats), cwd=scale))
+    rows.append((f"(6) infer the schema of {sizes[-1]:,} rows", f"{infer:.2f} s", "<= 3 s"))
     rows += measure_overhead(scale, f"{sizes[-1]:,} rows", "<= 1.3", repeats, digits=1)
     return rows
 
@@ -300,8 +361,9 @@ def main() -> None:
     parser.add_argument("--sizes", default="10000,100000,1000000")
     parser.add_argument(
         "--only",
-        default="1,2,4,5",
-        help="which measures: 1, 2 (measures 2 and 3), 4, 5 (the scale check and 3 at its largest size)",
+        default="1,2,4,5,7",
+        help="which measures: 1, 2 (measures 2 and 3), 4, 5 (the scale check, and 6 and 3 at its "
+        "largest size), 7",
     )
     args = parser.parse_args()
     chosen = set(args.only.split(","))
@@ -316,6 +378,8 @@ def main() -> None:
             rows += measure_sweep(scratch)
         if "5" in chosen:
             rows += measure_scale(scratch, [int(size) for size in args.sizes.split(",")], args.repeats)
+        if "7" in chosen:
+            rows += measure_own_table(scratch, args.repeats)
 
     print(
         f"\nMachine: {os.cpu_count()} cores, Python {sys.version.split()[0]}; medians of {args.repeats} runs\n"

@@ -150,7 +150,9 @@ def templates_set_aside() -> bool:
     return True
 
 
-def dvc_steps(options: dict, raw: tuple[Path, str | None], with_git: bool, templates_aside: bool) -> list[str]:
+def dvc_steps(
+    options: dict, raw: tuple[Path, str | None], with_git: bool, templates_aside: bool
+) -> list[str]:
     """The shell commands that set DVC up once it is installed: dvc_commands, after `git init` when
     there is no git repository yet, and the plots templates moved into .dvc after `dvc init`."""
     steps = [f"dvc {shlex.join(command)}" for command in dvc_commands(options, raw, with_git=True)]

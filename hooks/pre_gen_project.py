@@ -83,7 +83,7 @@ def check_options(options: dict) -> list[str]:
     if options["python_version"] not in SUPPORTED_PYTHON:
         bad("python_version", options["python_version"], f"choose one of {', '.join(SUPPORTED_PYTHON)}")
 
-    datasets, models = options["_datasets"], options["_models"]
+    datasets, models = options["_datasets"], ("random_forest", "gradient_boosting", "linear")
     dataset, model, task = options["dataset"], options["model"], options["task"]
     data_problem = dataset_problem(dataset, datasets)
     if data_problem:

@@ -17,6 +17,15 @@ from cookiecutter.main import cookiecutter
 
 TEMPLATE = Path(__file__).resolve().parents[1]
 OPTIONS = json.loads((TEMPLATE / "cookiecutter.json").read_text())
+SAMPLES = OPTIONS["_datasets"]
+TEST_DATA = Path(__file__).resolve().parent / "data"
+# Real public tables (tests/data/README.md says where each is from): file -> target, task, and the
+# model it is generated with, so every model meets real columns of each task.
+OWN_TABLES = {
+    "penguins.csv": ("species", "classification", "linear"),  # text labels, text features, gaps
+    "titanic.csv": ("survived", "classification", "gradient_boosting"),  # yes/no; every feature text
+    "diamonds.csv.gz": ("price", "regression", "linear"),  # 53,940 rows, categories, R's row names
+}
 # Tools of this interpreter's environment (dvc, python, ruff) first on PATH, for hooks and stages.
 os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
 os.environ["DVC_NO_ANALYTICS"] = "1"
@@ -27,31 +36,44 @@ os.environ.pop("MLFLOW_TRACKING_URI", None)
 class Combo:
     """One combination of the options that change what is generated."""
 
-    dataset: str
+    dataset: str  # a sample's name, or a table of tests/data
     model: str
     local_remote: bool
 
     @property
     def id(self) -> str:
-        return f"{self.dataset}-{self.model}-{'remote' if self.local_remote else 'noremote'}"
+        return f"{self.dataset.split('.')[0]}-{self.model}-{'remote' if self.local_remote else 'noremote'}"
+
+    @property
+    def own(self) -> bool:
+        """Whether the data is a user's table rather than a bundled sample."""
+        return self.dataset not in SAMPLES
 
     @property
     def task(self) -> str:
-        return OPTIONS["_datasets"][self.dataset]["task"]
+        return OWN_TABLES[self.dataset][1] if self.own else SAMPLES[self.dataset]["task"]
+
+    @property
+    def target(self) -> str:
+        return OWN_TABLES[self.dataset][0] if self.own else "target"
+
+    @property
+    def raw(self) -> str:
+        """The raw table's path in the project."""
+        return f"data/raw/{self.dataset if self.own else SAMPLES[self.dataset]['file']}"
 
 
 def all_combos() -> list[Combo]:
-    """The product of data set and model, without the models that don't fit the task; and, for the
-    first combination of each task, the same with a local DVC remote (a remote changes only DVC's
-    config, the git hooks and the README, so once per task checks it)."""
-    product = itertools.product(OPTIONS["dataset"], OPTIONS["model"])
-    combos = [
-        Combo(d, m, False) for d, m in product if OPTIONS["_datasets"][d]["task"] in OPTIONS["_models"][m]
-    ]
+    """Each sample with the tree models, and for the first of each task the same with a local DVC
+    remote (a remote changes only DVC's config, the git hooks and the README, so once per task
+    checks it); then each real table of tests/data with its model (see OWN_TABLES)."""
+    trees = [model for model in OPTIONS["model"] if model != "linear"]
+    combos = [Combo(d, m, False) for d, m in itertools.product(SAMPLES, trees)]
     with_remote: dict[str, Combo] = {}
     for combo in combos:
         with_remote.setdefault(combo.task, dataclasses.replace(combo, local_remote=True))
-    return combos + list(with_remote.values())
+    own = [Combo(table, model, False) for table, (_, _, model) in OWN_TABLES.items()]
+    return combos + list(with_remote.values()) + own
 
 
 COMBOS = all_combos()
@@ -64,7 +86,11 @@ def bake(output_dir: Path, **options: str) -> Path:
 
 def bake_combo(combo: Combo, output_dir: Path) -> Path:
     remote = str(output_dir / "dvc-remote") if combo.local_remote else ""
-    return bake(output_dir, dataset=combo.dataset, model=combo.model, dvc_remote_url=remote)
+    dataset = str(TEST_DATA / combo.dataset) if combo.own else combo.dataset
+    options = {"dataset": dataset, "target": combo.target, "model": combo.model, "dvc_remote_url": remote}
+    if combo.own:
+        options["project_name"] = combo.dataset.split(".")[0]
+    return bake(output_dir, **options)
 
 
 def run(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import sys
@@ -13,6 +14,13 @@ from conftest import COMBOS, Combo, bake, dvc, dvc_lock_hashes, run
 from mlflow import MlflowClient
 
 STAGES = ("prepare", "train", "evaluate", "register")
+
+
+def tracking_md5(path: Path) -> str:
+    """The MD5 that DVC and the run's tags record for a file."""
+    return hashlib.md5(path.read_bytes()).hexdigest()
+
+
 GITHUB_EXPRESSION = re.compile(r"\$\{\{ [A-Za-z_.]+ \}\}")  # ${{ secrets.X }} in the CI workflow is GitHub's
 
 combos = pytest.mark.parametrize(
@@ -25,16 +33,18 @@ def test_generated_files_are_fully_rendered(combo: Combo, generated) -> None:
     project = generated(combo)
     leftovers = []
     for path in project.rglob("*"):
-        if path.is_file() and ".git" not in path.parts and ".dvc" not in path.parts:
+        data = path.parent == project / "data" / "raw" and path.suffix not in (".dvc", "")  # DVC's bytes
+        if path.is_file() and ".git" not in path.parts and ".dvc" not in path.parts and not data:
             text = GITHUB_EXPRESSION.sub("", path.read_text(errors="ignore"))
             if "{{" in text or "{%" in text:
                 leftovers.append(str(path.relative_to(project)))
     assert leftovers == []
     assert not list(project.rglob("*cookiecutter*"))
-    package = project / project.name.replace("-", "_")
-    assert (package / "task.py").read_text().count(f'TASK = "{combo.task}"') == 1
-    assert not (package / "tasks").exists()
-    assert [p.name for p in (project / "data" / "raw").glob("*.csv")] == [f"{combo.dataset}.csv"]
+    schema = yaml.safe_load((project / "data" / "schema.yaml").read_text())
+    assert (schema["raw"], schema["target"], schema["task"]) == (combo.raw, combo.target, combo.task)
+    raw_files = sorted(p.name for p in (project / "data" / "raw").iterdir())
+    name = combo.raw.split("/")[-1]
+    assert raw_files == sorted([".gitignore", name, f"{name}.dvc"])  # the chosen data alone
 
 
 @combos
@@ -43,12 +53,12 @@ def test_generation_makes_one_clean_commit_with_dvc_tracked_data(combo: Combo, g
     assert run(["git", "status", "--porcelain"], project).stdout == ""
     assert run(["git", "log", "--oneline"], project).stdout.count("\n") == 1
     tracked = run(["git", "ls-files"], project).stdout.split()
-    assert f"data/raw/{combo.dataset}.csv.dvc" in tracked
-    assert f"data/raw/{combo.dataset}.csv" not in tracked  # the data itself is DVC's
+    assert f"{combo.raw}.dvc" in tracked and "data/schema.yaml" in tracked
+    assert combo.raw not in tracked  # the data itself is DVC's
     assert "mlflow.db" not in tracked and (project / "mlflow.db").exists()
-    # the template that draws the confusion matrix's counts, committed where `dvc plots` looks
+    # the templates dvc.yaml names by task (confusion counts; scatter), committed where `dvc plots` looks
     plots_templates = [path for path in tracked if path.startswith(".dvc/plots/")]
-    assert plots_templates == ([".dvc/plots/confusion_counts.json"] if combo.task == "classification" else [])
+    assert plots_templates == [".dvc/plots/classification.json", ".dvc/plots/regression.json"]
     assert not (project / ".dvc-plots").exists()
     config = (project / ".dvc" / "config").read_text()
     assert (f"url = {project.parent / 'dvc-remote'}" in config) == combo.local_remote
@@ -66,14 +76,14 @@ def test_repro_registers_a_model_that_traces_back(combo: Combo, reproduced) -> N
     assert client.get_model_version(model.name, "1").run_id == run_id
     run_data = client.get_run(run_id).data
     head = run(["git", "rev-parse", "HEAD"], project).stdout.strip()
-    raw_md5 = yaml.safe_load((project / "data" / "raw" / f"{combo.dataset}.csv.dvc").read_text())["outs"][0][
-        "md5"
-    ]
+    raw_md5 = yaml.safe_load((project / f"{combo.raw}.dvc").read_text())["outs"][0]["md5"]
     assert run_data.tags["git_commit"] == head
     assert run_data.tags["git_dirty"] == "false"  # run on the generated commit as it is
     assert run_data.tags["dvc_model_md5"] == dvc_lock_hashes(project)["models/model.joblib"]
     assert run_data.tags["dvc_data_md5"] == raw_md5
     assert run_data.params["train.model"] == combo.model
+    assert run_data.tags["data_source"] == combo.raw
+    assert run_data.tags["data_schema_md5"] == tracking_md5(project / "data" / "schema.yaml")
     metrics = json.loads((project / "dvclive" / "metrics.json").read_text())
     assert run_data.metrics == pytest.approx(metrics)
     assert "Data and pipelines are up to date" in dvc(project, "repro")

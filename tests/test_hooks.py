@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import OPTIONS, TEMPLATE, bake, run
+from conftest import OPTIONS, TEMPLATE, TEST_DATA, bake, run
 
 
 def load_module(path: Path):
@@ -51,6 +51,9 @@ BAD_OPTIONS = [
     ("package_name", "json"),
     ("python_version", "3.9"),
     ("dataset", "iris"),
+    ("dataset", "ftp://example.org/table.csv"),
+    ("target", ""),
+    ("task", "clustering"),
     ("model", "svm"),
     ("registered_model_name", "my model"),
     ("mlflow_tracking_uri", "localhost:5000"),
@@ -77,11 +80,13 @@ def test_default_options_are_valid() -> None:
     assert pre_gen.check_options(DEFAULTS) == []
 
 
-def test_model_that_does_not_fit_the_task_is_refused() -> None:
-    models = {"random_forest": ["classification", "regression"], "linear_only": ["regression"]}
-    problems = pre_gen.check_options({**DEFAULTS, "_models": models, "model": "linear_only"})
+def test_a_sample_takes_its_own_target_and_task() -> None:
+    problems = pre_gen.check_options(
+        {**DEFAULTS, "dataset": "diabetes", "target": "y", "task": "classification"}
+    )
     assert problems == [
-        "model='linear_only' is not valid: data set 'wine' is a classification task; choose one of random_forest"
+        "target='y' is not valid: the sample 'diabetes' predicts the column 'target'",
+        "task='classification' is not valid: the sample 'diabetes' is a regression task; choose auto",
     ]
 
 
@@ -186,6 +191,9 @@ def test_cookiecutter_installed_on_its_own_makes_the_same_project(tmp_path: Path
     remote = ("dvc_remote_url=s3://bucket/path", "s3_endpoint_url=http://127.0.0.1:9000")
     alone = cookiecutter_cli(tmp_path / "alone", *remote, python=python)
     assert alone.returncode == 0, alone.stdout + alone.stderr
+    own = (f"dataset={TEST_DATA / 'titanic.csv'}", "target=survived")  # reading a table takes pandas
+    no_pandas = cookiecutter_cli(tmp_path / "own", *own, python=python)
+    assert no_pandas.returncode != 0 and "reading your table needs pandas, pyarrow" in no_pandas.stderr
     assert cookiecutter_cli(tmp_path / "with-dvc", *remote).returncode == 0
     projects = [tmp_path / folder / "wine-quality" for folder in ("alone", "with-dvc")]
     for project in projects:
@@ -195,7 +203,8 @@ def test_cookiecutter_installed_on_its_own_makes_the_same_project(tmp_path: Path
         assert (project / "mlflow.db").is_file() and not (project / ".mlflow-store.sql").exists()
     shared_files = (
         ".dvc/config",
-        ".dvc/plots/confusion_counts.json",
+        ".dvc/plots/classification.json",
+        ".dvc/plots/regression.json",
         "data/raw/wine.csv.dvc",
         "data/raw/.gitignore",
     )

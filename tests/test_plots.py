@@ -17,7 +17,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 from conftest import TEMPLATE, Combo, bake, dvc, dvc_lock_hashes, run
-from dvc_render.vega_templates import ConfusionTemplate
+from dvc_render.vega_templates import ConfusionTemplate, ScatterTemplate
 
 IMAGES = {
     "classification": {"confusion_matrix", "roc_curve", "precision_recall", "feature_importances"},
@@ -65,7 +65,7 @@ def test_confusion_matrix_data_counts_the_test_split(reproduced) -> None:
     to the test split, with the accuracy evaluate reported on its diagonal; `dvc plots` draws it
     with the project's template, which sums the counts."""
     project = reproduced(COMBOS[0])
-    cells = json.loads((project / "dvclive" / "plots" / "custom" / "confusion_matrix.json").read_text())
+    cells = json.loads((project / "dvclive" / "plots" / "custom" / "test_predictions.json").read_text())
     labels = sorted({cell["actual"] for cell in cells})
     assert sorted((cell["actual"], cell["predicted"]) for cell in cells) == [
         (a, p) for a in labels for p in labels
@@ -84,7 +84,7 @@ def test_confusion_matrix_data_counts_the_test_split(reproduced) -> None:
                 "plots",
                 "show",
                 "--show-vega",
-                "dvclive/plots/custom/confusion_matrix.json",
+                "dvclive/plots/custom/test_predictions.json",
             ],
             project,
         ).stdout
@@ -109,12 +109,12 @@ def test_a_large_regression_test_split_plots_the_same_sample_of_it(tmp_path: Pat
     dvc(project, "add", "--quiet", "data/raw/diabetes.csv")
     dvc(project, "repro", "evaluate")
 
-    plotted = project / "dvclive" / "plots" / "custom" / "predicted_vs_actual.json"
+    plotted = project / "dvclive" / "plots" / "custom" / "test_predictions.json"
     points = json.loads(plotted.read_text())
     test = pd.read_parquet(project / "data" / "prepared" / "test.parquet")
     assert len(test) == 2_000 and len(points) == 1_000
     model = joblib.load(project / "models" / "model.joblib")
-    pairs = dict(zip(test["target"], model.predict(test.drop(columns="target")), strict=True))
+    pairs = dict(zip(test["target"], model.predict(test.drop(columns="target")), strict=True))  # all numbers
     assert len(pairs) == len(test)
     for point in points:
         assert point["predicted"] == pytest.approx(pairs[point["actual"]])
@@ -126,16 +126,19 @@ def test_a_large_regression_test_split_plots_the_same_sample_of_it(tmp_path: Pat
 
 
 def test_the_counts_template_is_dvcs_confusion_template_summing_counts() -> None:
-    """The shipped template draws what DVC's own `confusion` template draws (kept in step with the
-    locked dvc-render), with one change: it sums the rows' `count` where DVC's counts rows."""
-    shipped = json.loads(
-        (TEMPLATE / "{{cookiecutter.project_slug}}" / ".dvc" / "plots" / "confusion_counts.json").read_text()
-    )
+    """The shipped classification template draws what DVC's own `confusion` template draws (kept in
+    step with the locked dvc-render), with one change: it sums the rows' `count` where DVC's counts
+    rows. The regression template is DVC's `scatter` as it is."""
+    templates = TEMPLATE / "{{cookiecutter.project_slug}}" / ".dvc" / "plots"
+    shipped = json.loads((templates / "classification.json").read_text())
     assert shipped.pop("description")
     expected = copy.deepcopy(ConfusionTemplate.DEFAULT_CONTENT)
     assert expected["spec"]["transform"][0]["aggregate"] == [{"op": "count", "as": "xy_count"}]
     expected["spec"]["transform"][0]["aggregate"] = [{"op": "sum", "field": "count", "as": "xy_count"}]
     assert shipped == expected
+    scatter = json.loads((templates / "regression.json").read_text())
+    assert scatter.pop("description")
+    assert scatter == ScatterTemplate.DEFAULT_CONTENT
 
 
 def chromium() -> str | None:

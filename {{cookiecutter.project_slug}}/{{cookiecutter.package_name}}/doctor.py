@@ -20,7 +20,7 @@ import sys
 import time
 from pathlib import Path
 
-from . import tracking
+from . import schema, tracking
 
 CREDENTIAL_VARIABLES = (
     "AWS_ACCESS_KEY_ID",
@@ -199,7 +199,9 @@ def check_plots_templates(report: Report) -> None:
     from dvc_render.vega_templates import TemplateNotFoundError, get_template
 
     root = tracking.project_root()
-    names = sorted(template_names(yaml.safe_load((root / "dvc.yaml").read_text(encoding="utf-8"))))
+    named = template_names(yaml.safe_load((root / "dvc.yaml").read_text(encoding="utf-8")))
+    task = schema.load(root / schema.SCHEMA_FILE).task  # dvc.yaml's ${task}, from data/schema.yaml
+    names = sorted(name.replace("${task}", task) for name in named)
     missing = []
     for name in names:
         try:

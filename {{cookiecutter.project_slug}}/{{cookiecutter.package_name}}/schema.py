@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Literal
 
 import yaml
 
+from . import tasks
 from .errors import PipelineError
 from .files import write_atomic
 
@@ -144,7 +145,15 @@ def infer(frame: pd.DataFrame, target: str, task: str = "auto", raw: str = "") -
     values = frame[target]
     if values.isna().all():
         raise PipelineError(f"target {target!r} is empty in every row")
+    if values.isna().any():
+        gaps = values[values.isna()]
+        raise PipelineError(
+            f"target {target!r} has {len(gaps)} empty cells (rows {row_numbers(gaps)}): fill or drop those rows"
+        )
     task = decide_task(values, target, task)
+    problem = tasks.load(task).target_problem(values)
+    if problem:
+        raise PipelineError(f"target {target!r} {problem}")
     columns = {str(name): describe_column(frame[name], str(name)) for name in frame.columns if name != target}
     columns[target] = Column(
         role="target", kind=kind_of(values), categories=listed(values) if task == "classification" else None

@@ -61,6 +61,8 @@ def read_table(source: str | Path, storage_options: dict | None = None) -> pd.Da
     except (OSError, ValueError) as error:
         if isinstance(error, FileNotFoundError) or "404" in str(error):
             raise PipelineError(f"{source} not found ({one_line(error)})") from None
+        if "urlopen error" in str(error) or isinstance(error, ConnectionError):
+            raise PipelineError(f"{source} is unreachable ({one_line(error)}); check the address") from None
         if "403" in str(error) or isinstance(error, PermissionError):
             raise PipelineError(
                 f"{source}: access denied ({one_line(error)}); check the URL or your credentials"

@@ -41,11 +41,16 @@ def target_problem(target: pd.Series) -> str | None:
     """What makes this target unusable for classification, or None."""
     counts = target.value_counts()
     if len(counts) < 2:
-        return f"has a single class ({counts.index[0]!r}); classification needs at least two"
+        return f"has a single class ({plain(counts.index[0])!r}); classification needs at least two"
     rare = counts[counts < 2]
     if not rare.empty:
-        return f"has classes with a single row ({', '.join(map(repr, rare.index))}); each class needs two or more"
+        return f"has classes with a single row ({', '.join(repr(plain(label)) for label in rare.index)}); each class needs two or more"
     return None
+
+
+def plain(label: object) -> object:
+    """A class label as Python's own value (numpy's `np.int64(2)` as `2`), for messages."""
+    return label.item() if hasattr(label, "item") else label
 
 
 class Predictions(NamedTuple):

@@ -42,7 +42,7 @@ RANKING = ("r2", "mae")
 def target_problem(target: pd.Series) -> str | None:
     """What makes this target unusable for regression, or None."""
     if target.nunique() < 2:
-        return f"is constant ({target.iloc[0]!r}); there is nothing to predict"
+        return f"is constant ({target.iloc[0].item()!r}); there is nothing to predict"
     return None
 
 
