@@ -111,7 +111,7 @@ def check_options(options: dict) -> list[str]:
     remote_problem = remote_url_problem(options["dvc_remote_url"])
     if remote_problem:
         bad("dvc_remote_url", options["dvc_remote_url"], remote_problem)
-    endpoint_problem = endpoint_url_problem(options["s3_endpoint_url"], options["dvc_remote_url"])
+    endpoint_problem = endpoint_url_problem(options["s3_endpoint_url"], options["dvc_remote_url"], dataset)
     if endpoint_problem:
         bad("s3_endpoint_url", options["s3_endpoint_url"], endpoint_problem)
     if options["team_stack"] not in ("no", "yes"):
@@ -188,8 +188,9 @@ def remote_url_problem(url: str) -> str | None:
     return "a local remote must be an absolute path (e.g. /srv/dvc-storage)"
 
 
-def endpoint_url_problem(url: str, remote_url: str) -> str | None:
-    """Say what is wrong with the S3 endpoint URL, or None when it is empty or fits an s3:// remote."""
+def endpoint_url_problem(url: str, remote_url: str, dataset: str = "") -> str | None:
+    """Say what is wrong with the S3 endpoint URL, or None when it is empty or fits an s3:// remote
+    or an s3:// table."""
     if url == "":
         return None
     parsed = urlparse(url)
@@ -197,8 +198,8 @@ def endpoint_url_problem(url: str, remote_url: str) -> str | None:
         return "give the S3-compatible server's URL like http://127.0.0.1:9000, or leave it empty for AWS"
     if "@" in parsed.netloc:
         return "credentials do not belong in the URL; set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY in the environment"
-    if urlparse(remote_url).scheme != "s3":
-        return f"an endpoint only applies to an s3:// remote, and dvc_remote_url is {remote_url!r}"
+    if urlparse(remote_url).scheme != "s3" and urlparse(dataset).scheme != "s3":
+        return f"an endpoint only applies to an s3:// remote or table, and dvc_remote_url is {remote_url!r}"
     return None
 
 

@@ -51,7 +51,9 @@ def test_predict_names_missing_columns_and_writes_nothing(promoted: Path, tmp_pa
     raw.drop(columns=["mean_radius", "worst_area"]).to_csv(rows, index=False)
     failed = predict(promoted, "models:/scored@production", rows, tmp_path / "out.csv", check=False)
     assert failed.returncode != 0
-    assert f"error: {rows} lacks columns the model requires: mean_radius, worst_area" in failed.stderr
+    assert (
+        f"error: {rows} does not fit the model: columns missing: 'mean_radius', 'worst_area'" in failed.stderr
+    )
     assert not (tmp_path / "out.csv").exists()
     failed = predict(promoted, "models:/scored@nonexistent", rows, tmp_path / "out.csv", check=False)
     assert failed.returncode != 0

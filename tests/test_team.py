@@ -285,13 +285,12 @@ def test_doctor_names_a_missing_plots_template(tmp_path: Path) -> None:
     and how to get it back."""
     project = bake(tmp_path, project_name="no-template")
     doctor = run([sys.executable, "-m", "no_template.doctor"], project, check=False)
-    assert "ok: dvc plots templates found: confusion_counts" in doctor.stdout, doctor.stdout
-    (project / ".dvc" / "plots" / "confusion_counts.json").unlink()
+    assert "ok: dvc plots templates found: classification" in doctor.stdout, doctor.stdout
+    (project / ".dvc" / "plots" / "classification.json").unlink()
     doctor = run([sys.executable, "-m", "no_template.doctor"], project, check=False)
     assert doctor.returncode == 1
     assert (
-        "problem: dvc.yaml names plots templates that are not in .dvc/plots: confusion_counts"
-        in doctor.stdout
+        "problem: dvc.yaml names plots templates that are not in .dvc/plots: classification" in doctor.stdout
     )
     run(["git", "checkout", "--", ".dvc/plots"], project)  # the fix doctor gives
     assert run([sys.executable, "-m", "no_template.doctor"], project).returncode == 0

@@ -34,7 +34,10 @@ def restore(raw_dir: Path = RAW_DIR) -> Path:
     """Write the bundled data set where DVC tracks it, if it is the tracked version; return its path."""
     tracked = sorted(raw_dir.glob("*.csv.dvc"))
     if len(tracked) != 1 or tracked[0].name.removesuffix(".csv.dvc") not in LOADERS:
-        raise SystemExit(f"error: no bundled data set is tracked in {raw_dir}: run `dvc pull`")
+        raise SystemExit(
+            f"error: no bundled data set is tracked in {raw_dir}, so the data must come from a DVC "
+            "remote: `dvc remote add -d storage s3://bucket/path`, `make push`, then `make data` runs `dvc pull`"
+        )
     path = tracked[0].with_suffix("")
     text = export_csv(path.stem).encode("utf-8")
     expected = yaml.safe_load(tracked[0].read_text(encoding="utf-8"))["outs"][0]["md5"]

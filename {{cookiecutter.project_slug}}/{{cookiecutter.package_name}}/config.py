@@ -10,11 +10,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, model_validator
 
 from . import schema, tasks
 from .errors import PipelineError
+from .files import read_yaml
 
 PARAMS_FILE = Path("params.yaml")
 
@@ -88,12 +88,7 @@ class Params(Section):
 def load_params(path: Path = PARAMS_FILE, schema_path: Path = schema.SCHEMA_FILE) -> Params:
     """Read and validate `path` (the gate's metrics against the task of `schema_path`); raise
     PipelineError naming the first bad key."""
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise PipelineError(f"{path} not found: run the stages from the project root") from None
-    except yaml.YAMLError as error:
-        raise PipelineError(f"{path} is not valid YAML: {error}") from None
+    raw = read_yaml(path, "run the stages from the project root")
     if not isinstance(raw, dict):
         raise PipelineError(f"{path} must be a mapping of sections (prepare, train, ...), got {raw!r}")
     metrics = tasks.load(schema.load(schema_path).task).METRICS

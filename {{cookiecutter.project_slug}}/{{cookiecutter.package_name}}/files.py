@@ -9,6 +9,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from .errors import PipelineError
+
 
 @contextmanager
 def atomic_path(path: Path) -> Iterator[Path]:
@@ -39,3 +41,16 @@ def write_json(path: Path, data: dict) -> None:
 def read_json(path: Path) -> dict:
     """Read a JSON file an earlier stage wrote."""
     return json.loads(path.read_text(encoding="utf-8"))
+
+
+def read_yaml(path: Path, if_missing: str) -> object:
+    """Read a YAML file the user edits; a PipelineError saying it is missing (`if_missing`: what to
+    do) or where its YAML is broken."""
+    import yaml
+
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise PipelineError(f"{path} not found: {if_missing}") from None
+    except yaml.YAMLError as error:
+        raise PipelineError(f"{path} is not valid YAML: {error}") from None

@@ -17,7 +17,7 @@ import yaml
 
 from . import tasks
 from .errors import PipelineError
-from .files import write_atomic
+from .files import read_yaml, write_atomic
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -81,12 +81,7 @@ class Schema:
 
 def load(path: Path = SCHEMA_FILE) -> Schema:
     """Read `path`; a PipelineError naming what is wrong with it."""
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise PipelineError(f"{path} not found: `make adopt DATA=... TARGET=...` writes it") from None
-    except yaml.YAMLError as error:
-        raise PipelineError(f"{path} is not valid YAML: {error}") from None
+    raw = read_yaml(path, "`make adopt DATA=... TARGET=...` writes it")
     try:
         columns = {str(name): Column(**spec) for name, spec in raw["columns"].items()}
         schema = Schema(target=str(raw["target"]), task=raw["task"], columns=columns, raw=str(raw["raw"]))
@@ -196,11 +191,14 @@ def decide_task(values: pd.Series, target: str, task: str) -> str:
 
 
 def kind_of(values: pd.Series) -> Kind:
-    """number, boolean or category, from the values' type."""
+    """number, boolean or category, from the values' type (0 and 1 are numbers, not booleans)."""
     import pandas as pd
 
-    if pd.api.types.is_bool_dtype(values) or set(values.dropna().unique()) <= {True, False}:
-        return "boolean" if len(values.dropna()) else "category"
+    present = values.dropna()
+    if pd.api.types.is_bool_dtype(values) or (
+        len(present) and values.dtype == object and present.map(lambda value: isinstance(value, bool)).all()
+    ):
+        return "boolean"
     return "number" if pd.api.types.is_numeric_dtype(values) else "category"
 
 
