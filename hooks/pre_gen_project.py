@@ -16,7 +16,7 @@ from pathlib import Path, PurePosixPath, PureWindowsPath
 from urllib.parse import urlparse
 
 SUPPORTED_PYTHON = ("3.11", "3.12", "3.13")
-SLUG_PATTERN = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
+SLUG_PATTERN = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
 PACKAGE_PATTERN = re.compile(r"^[a-z][a-z0-9_]*$")
 MODEL_NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 # Import names a generated package must not shadow: its own dependencies and their tools.
@@ -59,12 +59,15 @@ def check_options(options: dict) -> list[str]:
     if not options["project_name"].strip():
         bad("project_name", options["project_name"], "give the project a name")
     slug = options["project_slug"]
-    if not SLUG_PATTERN.match(slug):
+    if not slug and options["project_name"].strip():
         bad(
-            "project_slug",
-            slug,
-            "use lowercase letters, digits and single dashes, starting with a letter (e.g. wine-quality)",
+            "project_name",
+            options["project_name"],
+            "nothing of it is left for a folder name once accents, punctuation and symbols are dropped; "
+            "use letters or digits, or give project_slug=...",
         )
+    elif not SLUG_PATTERN.match(slug):
+        bad("project_slug", slug, "use lowercase letters, digits and single dashes (e.g. wine-quality)")
     package = options["package_name"]
     if not PACKAGE_PATTERN.match(package) or not package.isidentifier():
         bad(

@@ -44,7 +44,8 @@ BAD_OPTIONS = [
     ("project_name", "   "),
     ("project_slug", "my project"),
     ("project_slug", "MyProject"),
-    ("project_slug", "1st-project"),
+    ("project_slug", "-dash-first"),
+    ("project_name", "!!!"),
     ("package_name", "class"),
     ("package_name", "my-package"),
     ("package_name", "mlflow"),
@@ -268,3 +269,36 @@ def test_the_generated_store_is_the_one_mlflow_creates(tmp_path: Path) -> None:
     assert len(generated_objects) > 100 and generated_rows["alembic_version"]
     assert generated_objects == migrated_objects
     assert generated_rows == migrated_rows
+
+
+NAMES = {
+    # project name: the folder (and distribution, registered model) and package it defaults to
+    'Café "Quoted" O\'Brien — ML': ("cafe-quoted-obrien-ml", "cafe_quoted_obrien_ml"),
+    "Naïve Bayes, Revisited.": ("naive-bayes-revisited", "naive_bayes_revisited"),
+    "1st Project": ("1st-project", "project_1st_project"),
+    "Churn (2026)!": ("churn-2026", "churn_2026"),
+    "机器学习": ("ji-qi-xue-xi", "ji_qi_xue_xi"),
+    "Wine Quality": ("wine-quality", "wine_quality"),
+}
+
+
+@pytest.mark.parametrize("name", list(NAMES))
+def test_any_project_name_generates_with_the_other_options_at_their_defaults(
+    name: str, tmp_path: Path
+) -> None:
+    slug, package = NAMES[name]
+    project = bake(tmp_path, project_name=name)
+    assert project.name == slug and (project / package / "stages" / "train.py").is_file()
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    assert params["register"]["model_name"] == slug
+    assert name in (project / "README.md").read_text()
+    run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_config.py"], project)
+
+
+@pytest.mark.parametrize("name", ["!!!", "🚀🚀", " — "])
+def test_a_name_with_nothing_left_for_a_folder_is_refused_in_one_line(name: str, tmp_path: Path) -> None:
+    result = cookiecutter_cli(tmp_path / "out", f"project_name={name}")
+    assert result.returncode != 0
+    errors = [line for line in result.stderr.splitlines() if line.startswith("ERROR: project_name=")]
+    assert len(errors) == 1 and "nothing of it is left for a folder name" in errors[0], result.stderr
+    assert not (tmp_path / "out").exists() or list((tmp_path / "out").iterdir()) == []
