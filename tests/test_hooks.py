@@ -45,7 +45,6 @@ BAD_OPTIONS = [
     ("project_slug", "my project"),
     ("project_slug", "MyProject"),
     ("project_slug", "-dash-first"),
-    ("project_name", "!!!"),
     ("package_name", "class"),
     ("package_name", "my-package"),
     ("package_name", "mlflow"),
