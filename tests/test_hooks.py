@@ -185,8 +185,14 @@ def test_cookiecutter_installed_on_its_own_makes_the_same_project(tmp_path: Path
     where DVC is importable: DVC set up alike, the raw data added and committed, the MLflow store."""
     lock = TEMPLATE / "{{cookiecutter.project_slug}}" / "requirements.lock"
     python = tmp_path / "cookiecutter-env" / "bin" / "python"
-    run([sys.executable, "-m", "venv", str(python.parents[1])], cwd=tmp_path)
-    run([str(python), "-m", "pip", "install", "--quiet", "-c", str(lock), "cookiecutter"], cwd=tmp_path)
+    uv = shutil.which("uv")  # `make venv` puts it in .venv; without it, the slower venv and pip
+    if uv:
+        run([uv, "venv", "--quiet", "--python", sys.executable, str(python.parents[1])], cwd=tmp_path)
+        install = [uv, "pip", "install", "--quiet", "--python", str(python)]
+    else:
+        run([sys.executable, "-m", "venv", str(python.parents[1])], cwd=tmp_path)
+        install = [str(python), "-m", "pip", "install", "--quiet"]
+    run([*install, "-c", str(lock), "cookiecutter"], cwd=tmp_path)
     assert run([str(python), "-c", "import dvc"], cwd=tmp_path, check=False).returncode != 0
     remote = ("dvc_remote_url=s3://bucket/path", "s3_endpoint_url=http://127.0.0.1:9000")
     alone = cookiecutter_cli(tmp_path / "alone", *remote, python=python)
