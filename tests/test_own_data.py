@@ -288,6 +288,12 @@ def test_a_table_from_a_url_is_imported_with_its_source(http_tables: str, tmp_pa
     missing = cookiecutter_cli(tmp_path / "none", f"dataset={http_tables}/absent.csv", "target=species")
     assert missing.returncode != 0 and f"{http_tables}/absent.csv not found (HTTP Error 404" in missing.stderr
     assert not (tmp_path / "none").exists() or not any((tmp_path / "none").iterdir())
+    closed = f"http://127.0.0.1:{free_port()}/penguins.csv"  # nothing listens there
+    unreachable = cookiecutter_cli(tmp_path / "none", f"dataset={closed}", "target=species")
+    assert (
+        unreachable.returncode != 0
+        and f"ERROR: dataset='{closed}': {closed} is unreachable" in unreachable.stderr
+    )
 
 
 def test_a_table_on_s3_is_imported_through_the_endpoint(

@@ -427,3 +427,33 @@ def test_a_system_error_is_reported_in_one_line(capsys: pytest.CaptureFixture[st
         run_main(disk_full)
     assert exit_info.value.code == 1
     assert capsys.readouterr().err == "error: [Errno 28] No space left on device: 'models/model.joblib'\n"
+
+
+def test_the_positive_class_is_a_param_and_must_be_a_class(
+    tiny_raw: Path, tmp_path: Path, params: Params
+) -> None:
+    """With two classes, roc_auc and the curves score `evaluate.positive_class` (default: the rarer
+    class), which must be one of the classes; with more classes, or for regression, it is unused."""
+    prepare(tiny_raw, tmp_path, params.prepare)
+    train(tmp_path / "train.parquet", tmp_path / "model.joblib", params.train)
+    paths = {
+        "train": tmp_path / "train.parquet",
+        "test": tmp_path / "test.parquet",
+        "model": tmp_path / "model.joblib",
+    }
+    wrong = params.evaluate.model_copy(update={"positive_class": "no such class"})
+    classes = (
+        sorted(pd.read_parquet(paths["train"])[TARGET].unique()) if TABLE.task == "classification" else []
+    )
+    if len(classes) == 2:
+        with pytest.raises(PipelineError, match="evaluate.positive_class 'no such class' is not a class"):
+            evaluate(paths, tmp_path / "live", wrong)
+        scores = [
+            evaluate(
+                paths, tmp_path / str(label), params.evaluate.model_copy(update={"positive_class": label})
+            )
+            for label in classes
+        ]
+        assert scores[0]["roc_auc"] == pytest.approx(scores[1]["roc_auc"])  # either side of one ranking
+    else:
+        assert set(evaluate(paths, tmp_path / "live", wrong)) == {*METRICS, f"baseline_{RANKING[0]}"}
