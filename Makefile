@@ -2,8 +2,8 @@
 PYTHON3 ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
-# One lock for the template and the projects it generates.
-LOCK := {{cookiecutter.project_slug}}/requirements.lock
+# One lock for the template and the projects it generates (tools/lock.py: how it is shared).
+LOCK := {{cookiecutter.project_slug}}/uv.lock
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export DVC_NO_ANALYTICS := 1
 
@@ -16,10 +16,11 @@ help:  ## list the targets
 # version of it into .venv first, so a fresh machine needs only Python, git and make.
 UV_VERSION := 0.13.9
 
-$(VENV)/.installed: requirements.txt $(LOCK)
+$(VENV)/.installed: requirements.txt $(LOCK) tools/lock.py
 	test -x $(PY) || $(PYTHON3) -m venv $(VENV)
 	command -v uv >/dev/null || $(PY) -m pip install --quiet "uv==$(UV_VERSION)"
-	uv pip install --quiet --python $(PY) -r requirements.txt -c $(LOCK)
+	$(PY) tools/lock.py constraints > $(VENV)/constraints.txt
+	uv pip install --quiet --python $(PY) -r requirements.txt -c $(VENV)/constraints.txt
 	touch $@
 
 venv: $(VENV)/.installed  ## create .venv with the pinned tools

@@ -1,6 +1,6 @@
 """Benchmark a generated project: what the template costs on top of DVC and of the ML work itself.
 
-    .venv/bin/python bench/run.py [--repeats 3] [--sizes 10000,100000,1000000] [--only 1,2,4,5,7]
+    .venv/bin/python bench/run.py [--repeats 3] [--sizes 10000,100000,1000000] [--only 1,2,4,5,7,8]
 
 Measures 5, 6 and 7 use a synthetic table of 20 feature columns (15 numbers, 5 text categories)
 with 10% of the cells empty, brought in as a user brings a table. Each figure is the median of
@@ -373,15 +373,84 @@ def measure_scale(scratch: Path, sizes: list[int], repeats: int) -> list[tuple[s
     return rows
 
 
+def system_env(**extra: str) -> dict[str, str]:
+    """The environment of a machine with Python, git and make only: no .venv (and so no uv) on PATH."""
+    path = os.pathsep.join(p for p in os.environ["PATH"].split(os.pathsep) if ".venv" not in p)
+    env = {**ENV, "PATH": path, **extra}
+    env.pop("VIRTUAL_ENV", None)
+    return env
+
+
+def timed_make(folder: Path, target: str, env: dict[str, str]) -> float:
+    """Seconds `make target` takes in `folder`."""
+
+    def make() -> None:
+        result = subprocess.run(["make", target], cwd=folder, env=env, capture_output=True, text=True)
+        if result.returncode != 0:
+            sys.exit(f"make {target} in {folder} failed:\n{result.stdout}\n{result.stderr}")
+
+    return seconds(make)
+
+
+def measure_setup(scratch: Path, repeats: int) -> list[tuple[str, str, str]]:
+    """(8): the template's `make demo` from a fresh clone, and a generated project's `make setup`,
+    with uv's cache warm and empty (a new UV_CACHE_DIR), on a PATH without uv (pip bootstraps it);
+    side by side with pip installing the project into a new venv (its cache warm)."""
+    warm = scratch / "uv-cache"
+    demo_env = system_env(UV_CACHE_DIR=str(warm))
+
+    def demo(cache: Path) -> float:
+        clone = scratch / "clone"
+        shutil.rmtree(clone, ignore_errors=True)
+        sh("git", "clone", "--quiet", str(TEMPLATE), str(clone), cwd=scratch)
+        return timed_make(clone, "demo", {**demo_env, "UV_CACHE_DIR": str(cache)})
+
+    demo_cold = statistics.median(demo(scratch / f"uv-cache-empty-{n}") for n in range(repeats))
+    demo(warm)  # fills the warm cache
+    demo_warm = statistics.median(demo(warm) for _ in range(repeats))
+
+    project = generate(scratch / "setup")
+    bootstrap = scratch / "user-cache"  # where `make setup` keeps the uv that pip installs
+    setup_env = system_env(UV_CACHE_DIR=str(warm), XDG_CACHE_HOME=str(bootstrap))
+    venv = project / ".venv"
+
+    def setup(cache: Path) -> float:
+        shutil.rmtree(venv, ignore_errors=True)
+        return timed_make(project, "setup", {**setup_env, "UV_CACHE_DIR": str(cache)})
+
+    def pip_setup() -> None:
+        shutil.rmtree(venv, ignore_errors=True)
+        python = str(venv / "bin" / "python")
+        env = system_env()
+        for command in (
+            ["python3", "-m", "venv", str(venv)],
+            [python, "-m", "pip", "install", "--quiet", "--upgrade", "pip"],
+            [python, "-m", "pip", "install", "--quiet", "-e", ".", "--group", "dev"],
+        ):
+            subprocess.run(command, cwd=project, env=env, check=True, capture_output=True)
+
+    setup_cold = statistics.median(setup(scratch / f"uv-cache-setup-{n}") for n in range(repeats))
+    pip_setup()  # fills pip's cache
+    setup_warm, pip_warm = interleaved_medians([lambda: setup(warm), pip_setup], repeats)
+    setup(warm)
+    size = sh("du", "-sm", str(venv), cwd=project).split()[0]
+    return [
+        ("(8) `make demo` from a fresh clone, no uv on PATH: warm / empty uv cache", f"{demo_warm:.1f} s / {demo_cold:.1f} s", "<= 30 s / <= 60 s"),
+        ("(8) a project's `make setup` (uv sync --locked): warm / empty uv cache", f"{setup_warm:.1f} s / {setup_cold:.1f} s", "<= 15 s warm"),
+        ("(8) pip instead (new venv, pip install -e . --group dev), warm cache", f"{pip_warm:.1f} s: {pip_warm / setup_warm:.1f}x make setup", ""),
+        ("(8) the project's .venv", f"{size} MB", ""),
+    ]  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--sizes", default="10000,100000,1000000")
     parser.add_argument(
         "--only",
-        default="1,2,4,5,7",
+        default="1,2,4,5,7,8",
         help="which measures: 1, 2 (measures 2 and 3), 4, 5 (the scale check, and 6 and 3 at its "
-        "largest size), 7",
+        "largest size), 7, 8 (set-up: make demo from a clone, make setup)",
     )
     args = parser.parse_args()
     chosen = set(args.only.split(","))
@@ -398,6 +467,8 @@ def main() -> None:
             rows += measure_scale(scratch, [int(size) for size in args.sizes.split(",")], args.repeats)
         if "7" in chosen:
             rows += measure_own_table(scratch, args.repeats)
+        if "8" in chosen:
+            rows += measure_setup(scratch, args.repeats)
 
     print(
         f"\nMachine: {os.cpu_count()} cores, Python {sys.version.split()[0]}; medians of {args.repeats} runs\n"

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 import itertools
 import json
 import os
 import subprocess
 import sys
+import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -91,6 +93,20 @@ def bake_combo(combo: Combo, output_dir: Path) -> Path:
     if combo.own:
         options["project_name"] = combo.dataset.split(".")[0]
     return bake(output_dir, **options)
+
+
+def load_module(path: Path):
+    """A Python file of the template (a hook, a tool) as a module."""
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def locked_versions(lock: Path) -> dict[str, str]:
+    """Package name -> version in a generated project's uv.lock (its own entry left out)."""
+    packages = tomllib.loads(lock.read_text())["package"]
+    return {package["name"]: package["version"] for package in packages if "registry" in package["source"]}
 
 
 def run(

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import bake, run
+from conftest import TEMPLATE, bake, run
 
 pytestmark = pytest.mark.xdist_group("ci-workflow")
 
@@ -35,13 +35,19 @@ def test_workflow_is_valid_and_calls_only_existing_make_targets(tmp_path: Path) 
     assert targets >= {"setup", "data", "lint", "test", "repro", "metrics-diff", "gate"}
     for target in targets:  # each exists: make -n fails on an unknown target
         run(["make", "-n", target], project)
-    versions = [
-        s["with"]["python-version"]
-        for j in jobs.values()
-        for s in j["steps"]
-        if "setup-python" in s.get("uses", "")
-    ]
-    assert versions == ["3.12", "3.12"]
+    # Each job installs the uv that `make setup` would bootstrap, caching on the lock; uv takes the
+    # Python that python_version wrote to .python-version.
+    uv_steps = [s for j in jobs.values() for s in j["steps"] if "setup-uv" in s.get("uses", "")]
+    bootstrapped, template_uv = (
+        re.search(r"^UV_VERSION := (\S+)$", (folder / "Makefile").read_text(), re.M).group(1)
+        for folder in (project, TEMPLATE)
+    )
+    assert bootstrapped == template_uv  # the template's tests run the uv its projects get
+    assert [(s["with"]["version"], s["with"]["cache-dependency-glob"]) for s in uv_steps] == [
+        (bootstrapped, "uv.lock")
+    ] * 2
+    assert (project / ".python-version").read_text() == "3.12\n"
+    assert 'requires-python = ">=3.12"' in (project / "pyproject.toml").read_text().splitlines()
 
 
 def ci_clone(tmp_path: Path, **options: str) -> Path:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import re
 import shlex
@@ -17,18 +16,11 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import OPTIONS, TEMPLATE, TEST_DATA, bake, run
-
-
-def load_module(path: Path):
-    spec = importlib.util.spec_from_file_location(path.stem, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
+from conftest import OPTIONS, TEMPLATE, TEST_DATA, bake, load_module, locked_versions, run
 
 pre_gen = load_module(TEMPLATE / "hooks" / "pre_gen_project.py")
 dump_mlflow_schema = load_module(TEMPLATE / "tools" / "dump_mlflow_schema.py")
+template_lock = load_module(TEMPLATE / "tools" / "lock.py")
 
 DEFAULTS = {
     **{key: value[0] if isinstance(value, list) else value for key, value in OPTIONS.items()},
@@ -183,7 +175,10 @@ def test_cookiecutter_installed_on_its_own_makes_the_same_project(tmp_path: Path
     """cookiecutter in an environment of its own (as `pipx install cookiecutter` makes): no DVC or
     MLflow there, so the hook uses the `dvc` on PATH. The project is the same as one generated
     where DVC is importable: DVC set up alike, the raw data added and committed, the MLflow store."""
-    lock = TEMPLATE / "{{cookiecutter.project_slug}}" / "requirements.lock"
+    requirements = (TEMPLATE / "requirements.txt").read_text().splitlines()
+    pinned = [line for line in requirements if "==" in line and "[" not in line]  # constraints take no extras
+    lock = tmp_path / "constraints.txt"  # as `make venv` installs: the template's pins and the lock's
+    lock.write_text("\n".join(pinned) + "\n" + template_lock.constraints())
     python = tmp_path / "cookiecutter-env" / "bin" / "python"
     uv = shutil.which("uv")  # `make venv` puts it in .venv; without it, the slower venv and pip
     if uv:
@@ -258,9 +253,9 @@ def test_the_generated_store_is_the_one_mlflow_creates(tmp_path: Path) -> None:
     """The hook's `mlflow.db` (from .mlflow-store.sql) is what the locked MLflow's migrations make,
     less their Default experiment (MLflow adds it on first use); rerun tools/dump_mlflow_schema.py
     after changing MLflow's pin."""
-    lock = (TEMPLATE / "{{cookiecutter.project_slug}}" / "requirements.lock").read_text()
+    locked = locked_versions(TEMPLATE / "{{cookiecutter.project_slug}}" / "uv.lock")
     shipped = (TEMPLATE / "{{cookiecutter.project_slug}}" / ".mlflow-store.sql").read_text()
-    assert f"mlflow=={version('mlflow')}" in lock.splitlines()
+    assert locked["mlflow"] == version("mlflow")
     assert f"MLflow {version('mlflow')} tracking store" in shipped.splitlines()[0]
     migrated = tmp_path / "migrated.db"
     run(

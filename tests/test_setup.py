@@ -4,31 +4,59 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 import yaml
-from conftest import bake, run
+from conftest import TEMPLATE, bake, load_module, locked_versions, run
 
 pytestmark = pytest.mark.xdist_group("setup")
+SUPPORTED_PYTHON = load_module(TEMPLATE / "hooks" / "pre_gen_project.py").SUPPORTED_PYTHON
+
+
+def system_only_path() -> str:
+    """PATH without the template's .venv (and so without its uv): a machine with Python, git and make."""
+    return os.pathsep.join(p for p in os.environ["PATH"].split(os.pathsep) if ".venv" not in p)
+
+
+def interpreter(python_version: str) -> str | None:
+    """A Python of this minor version on this machine (PATH, then pyenv's versions), or None."""
+    candidates = [shutil.which(f"python{python_version}") or ""]
+    candidates += sorted(
+        map(str, (Path.home() / ".pyenv" / "versions").glob(f"{python_version}.*/bin/python3"))
+    )
+    for candidate in filter(None, candidates):
+        found = subprocess.run(
+            [candidate, "-c", "import sys; print(sys.version_info[:2])"], capture_output=True, text=True
+        )
+        if found.returncode == 0 and found.stdout.strip() == str(tuple(map(int, python_version.split(".")))):
+            return candidate
+    return None
 
 
 @pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")
 def test_make_targets_work_in_a_fresh_project(tmp_path: Path) -> None:
     project = bake(tmp_path)
-    # Only the system's tools on PATH: `make setup` must build the project's own environment.
-    env = {
-        **os.environ,
-        "PATH": os.pathsep.join(p for p in os.environ["PATH"].split(os.pathsep) if ".venv" not in p),
-    }
+    # Only the system's tools on PATH, no uv: `make setup` bootstraps uv with pip into the user
+    # cache (here an empty one), then builds the project's own environment from uv.lock.
+    env = {**os.environ, "PATH": system_only_path(), "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    env.pop("VIRTUAL_ENV", None)
 
     def make(target: str) -> str:
         result = run(["make", target], project, env=env)
         return result.stdout
 
     make("setup")
+    assert (tmp_path / "cache" / "uv-bootstrap").is_dir()
     assert (project / ".venv" / "bin" / "dvc").exists()
+    uv = next((tmp_path / "cache" / "uv-bootstrap").glob("*/bin/uv"))
+    frozen = run([str(uv), "pip", "freeze", "--python", ".venv/bin/python"], project)
+    pins = dict(line.split("==") for line in frozen.stdout.splitlines() if "==" in line)
+    assert {name: pins[name] for name in ("mlflow", "dvc", "scikit-learn")} == {
+        name: locked_versions(project / "uv.lock")[name] for name in ("mlflow", "dvc", "scikit-learn")
+    }
     for hook in ("pre-commit", "post-checkout"):  # installed by make setup
         assert "pre-commit" in (project / ".git" / "hooks" / hook).read_text()
     hooks_env = {**env, "PRE_COMMIT_HOME": str(tmp_path / "pre-commit-cache")}
@@ -43,6 +71,25 @@ def test_make_targets_work_in_a_fresh_project(tmp_path: Path) -> None:
     checkout = run(["git", "checkout", "--", "params.yaml"], project, env=hooks_env)
     output = checkout.stdout + checkout.stderr
     assert "dvc checkout" in output and "ruff" not in output, output
+    assert run(["git", "status", "--porcelain", "uv.lock", "pyproject.toml"], project).stdout == ""
+
+
+@pytest.mark.parametrize("python_version", SUPPORTED_PYTHON[1:])  # the first: the test above
+def test_each_offered_python_version_sets_up_and_passes_its_tests(
+    tmp_path: Path, python_version: str
+) -> None:
+    """With uv on PATH: the project's .venv is of the Python it was generated for, from the same
+    lock, and the project's own tests (the stages, then the whole pipeline) pass there."""
+    python = interpreter(python_version)
+    if python is None:
+        pytest.skip(f"this machine has no Python {python_version}")
+    project = bake(tmp_path, project_name=f"py{python_version}", python_version=python_version)
+    env = {**os.environ, "UV_PYTHON": python}
+    env.pop("VIRTUAL_ENV", None)
+    run(["make", "setup"], project, env=env)
+    made = run([".venv/bin/python", "-c", "import sys; print(sys.version)"], project).stdout
+    assert made.startswith(f"{python_version}.")
+    assert " passed" in run(["make", "test"], project, env={**env, "PATH": system_only_path()}).stdout
 
 
 def test_make_setup_refuses_a_python_older_than_the_project_needs(tmp_path: Path) -> None:
@@ -51,18 +98,17 @@ def test_make_setup_refuses_a_python_older_than_the_project_needs(tmp_path: Path
         pytest.skip("the template offers no Python newer than 3.13 (python_version)")
     newer = f"3.{sys.version_info.minor + 1}"
     project = bake(tmp_path, python_version=newer)
-    result = run(["make", "setup", f"SETUP_PYTHON={sys.executable}"], project, check=False)
+    env = {**os.environ, "UV_PYTHON": sys.executable}
+    result = run(["make", "setup"], project, check=False, env=env)
     assert result.returncode != 0
-    assert f"error: this project needs Python {newer} or newer" in result.stderr
-    assert f"{sys.executable} is {sys.version.split()[0]}" in result.stderr
+    assert f"resolved to Python {sys.version.split()[0]}" in result.stderr
+    assert f"the project's Python requirement: `>={newer}`" in result.stderr
     assert not (project / ".venv").exists()
 
 
 def test_pre_commit_pins_the_ruff_of_the_lock(tmp_path: Path) -> None:
     project = bake(tmp_path)
-    lock = dict(
-        line.split("==") for line in (project / "requirements.lock").read_text().splitlines() if "==" in line
-    )
+    lock = locked_versions(project / "uv.lock")
     config = yaml.safe_load((project / ".pre-commit-config.yaml").read_text())
     ruff_hooks = [hook for repo in config["repos"] for hook in repo["hooks"] if hook["id"].startswith("ruff")]
     assert len(ruff_hooks) == 2

@@ -18,7 +18,16 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import TEMPLATE, bake, checked_runs_by_experiment, dvc_lock_hashes, exp_show, run, sweep_output
+from conftest import (
+    TEMPLATE,
+    bake,
+    checked_runs_by_experiment,
+    dvc_lock_hashes,
+    exp_show,
+    locked_versions,
+    run,
+    sweep_output,
+)
 from team_stack import ARTIFACT_BUCKET, AWS_ENV, DVC_BUCKET, TeamStack, free_port, postgres_bin
 
 pytestmark = pytest.mark.xdist_group("team")
@@ -314,9 +323,7 @@ def test_compose_file_matches_the_stack_the_tests_run(tmp_path: Path) -> None:
     pins = dict(
         line.split("==") for line in (TEMPLATE / "requirements.txt").read_text().splitlines() if "==" in line
     )
-    pins |= dict(
-        line.split("==") for line in (project / "requirements.lock").read_text().splitlines() if "==" in line
-    )
+    pins |= locked_versions(project / "uv.lock")
     dockerfile = (project / "docker" / "mlflow.Dockerfile").read_text()
     assert f"ghcr.io/mlflow/mlflow:v{pins['mlflow']}" in dockerfile
     assert (

@@ -44,7 +44,7 @@ PACKAGE = __package__.split(".")[0]  # this package, also under `python -m`
 MODEL_ARTIFACT = "model"
 MODEL_URI_TAG = "model_uri"  # the run's logged model
 # What the pipeline's results depend on in git: `git_dirty` says whether they differ from the commit.
-LINEAGE_PATHS = (PACKAGE, "params.yaml", "dvc.yaml", "data", "pyproject.toml", "requirements.lock")
+LINEAGE_PATHS = (PACKAGE, "params.yaml", "dvc.yaml", "data", "pyproject.toml", "uv.lock")
 INPUTS_KEY_TAG = "inputs_key"  # a digest of what the run records (stages.register.inputs_key)
 # Fail within seconds when a tracking server is down, instead of MLflow's default ~4 minutes of retries.
 HTTP_DEFAULTS = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2", "MLFLOW_HTTP_REQUEST_TIMEOUT": "15"}
