@@ -161,6 +161,7 @@ def checked_runs_by_experiment(project: Path, runs: list) -> dict:
         name = logged.data.tags.get("dvc_exp_name")
         if name:
             assert name not in by_exp, f"two MLflow runs for experiment {name}"
+            assert logged.info.run_name == name  # the MLflow UI lists the run by its DVC experiment
             by_exp[name] = logged
     shown = exp_show(project)
     assert set(by_exp) == set(shown)

@@ -6,6 +6,7 @@ import hashlib
 import json
 import re
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -84,6 +85,21 @@ def test_repro_registers_a_model_that_traces_back(combo: Combo, reproduced) -> N
     assert run_data.params["train.model"] == combo.model
     assert run_data.tags["data_source"] == combo.raw
     assert run_data.tags["data_schema_md5"] == tracking_md5(project / "data" / "schema.yaml")
+    # The MLflow UI's run and model pages tell the lineage too: the run's name and description,
+    # the version's description and tags, the registered model's description.
+    assert client.get_run(run_id).info.run_name == f"workspace@{head[:7]}"
+    description = run_data.tags["mlflow.note.content"]
+    assert description.startswith(f"{combo.model} on {Path(combo.raw).name} (data {raw_md5[:8]}): ")
+    assert description.endswith(f"; commit {head[:7]}")
+    version = client.get_model_version(model.name, "1")
+    assert version.description == description
+    assert {key: version.tags[key] for key in ("git_commit", "dvc_data_md5", "model")} == {
+        "git_commit": head,
+        "dvc_data_md5": raw_md5,
+        "model": combo.model,
+    }
+    pyproject = tomllib.loads((project / "pyproject.toml").read_text())
+    assert model.description == pyproject["project"]["description"]
     metrics = json.loads((project / "dvclive" / "metrics.json").read_text())
     assert run_data.metrics == pytest.approx(metrics)
     assert "Data and pipelines are up to date" in dvc(project, "repro")

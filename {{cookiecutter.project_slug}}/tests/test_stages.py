@@ -48,7 +48,7 @@ def record_run(raw: Path, out: Path, params: Params, metrics: dict) -> dict:
         "model": out / "model.joblib",
         "images": out / "live" / "plots" / "images",
     }
-    return record(tracking.connect(), params, paths, tracking.file_md5(raw), metrics)
+    return record(tracking.connect(), params, paths, tracking.file_md5(raw), metrics, TASK)
 
 
 def test_prepare_splits_all_rows_reproducibly(tiny_raw: Path, tmp_path: Path, params: Params) -> None:
@@ -117,6 +117,12 @@ def test_evaluate_and_register_log_one_run_with_lineage(
     assert "plots/feature_importances.png" in artifacts
     assert logged.data.tags["data_schema_md5"] == tracking.file_md5(schema.SCHEMA_FILE)
     assert logged.data.tags["data_source"] == tiny_raw.as_posix()
+    # In the MLflow UI: named after where it ran, described in one line
+    commit = logged.data.tags.get("git_commit", "")
+    assert logged.info.run_name == logged.data.tags.get("dvc_exp_name", f"workspace@{commit[:7]}")
+    main = RANKING[0]
+    described = f"{params.train.model} on {tiny_raw.name} (data {tracking.file_md5(tiny_raw)[:8]}): "
+    assert logged.data.tags["mlflow.note.content"].startswith(f"{described}{main}={metrics[main]:.4f}; ")
     from mlflow.models import get_model_info
 
     inputs = {spec.name: spec for spec in get_model_info(run["model_uri"]).signature.inputs.inputs}
@@ -137,6 +143,17 @@ def test_register_passes_the_gate_once_per_run(
     assert first["registered"] and first["model_version"] == again["model_version"] == 1
     version = tracking.version_by_alias(lenient.model_name, CANDIDATE_ALIAS)
     assert version.run_id == run["mlflow_run_id"]
+    # The registry says where the version came from without opening the run.
+    logged = tracking.client().get_run(run["mlflow_run_id"])
+    assert version.description == logged.data.tags["mlflow.note.content"]
+    assert version.tags["dvc_data_md5"] == tracking.file_md5(tiny_raw)
+    assert version.tags["model"] == params.train.model
+    assert {name: float(version.tags[name]) for name in RANKING} == pytest.approx(
+        {name: metrics[name] for name in RANKING}, abs=1e-4
+    )
+    assert tracking.client().get_registered_model(lenient.model_name).description == (
+        tracking.pyproject()["project"]["description"]
+    )
 
 
 def test_a_rerun_on_the_same_inputs_reuses_the_run_and_its_version(

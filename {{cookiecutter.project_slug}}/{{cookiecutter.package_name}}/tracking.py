@@ -46,8 +46,14 @@ MODEL_URI_TAG = "model_uri"  # the run's logged model
 # What the pipeline's results depend on in git: `git_dirty` says whether they differ from the commit.
 LINEAGE_PATHS = (PACKAGE, "params.yaml", "dvc.yaml", "data", "pyproject.toml", "uv.lock")
 INPUTS_KEY_TAG = "inputs_key"  # a digest of what the run records (stages.register.inputs_key)
-# Fail within seconds when a tracking server is down, instead of MLflow's default ~4 minutes of retries.
-HTTP_DEFAULTS = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2", "MLFLOW_HTTP_REQUEST_TIMEOUT": "15"}
+MLFLOW_DEFAULTS = {  # each one unless set in the environment
+    # Fail within seconds when a tracking server is down, instead of MLflow's default ~4 minutes of retries.
+    "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2",
+    "MLFLOW_HTTP_REQUEST_TIMEOUT": "15",
+    # A logged model carries its own pinned requirements (log_model), not a copy of the project's
+    # whole uv.lock and pyproject.toml, which MLflow would add on finding them (and say so).
+    "MLFLOW_UV_AUTO_DETECT": "false",
+}
 SERVER_CHECK_SECONDS = 5
 RACE_ATTEMPTS = 3  # see again_if_raced
 # How SQLite, PostgreSQL or SQL Server, and MySQL word a refused duplicate row.
@@ -62,10 +68,15 @@ def project_root() -> Path:
     return next((folder for folder in (here, *here.parents) if (folder / "dvc.yaml").exists()), here)
 
 
+def pyproject() -> dict[str, Any]:
+    """The project's pyproject.toml."""
+    with open(project_root() / "pyproject.toml", "rb") as file:
+        return tomllib.load(file)
+
+
 def project_settings() -> dict[str, Any]:
     """The `[tool.<package>]` table of pyproject.toml (tracking URI and experiment name)."""
-    with open(project_root() / "pyproject.toml", "rb") as file:
-        return tomllib.load(file)["tool"][PACKAGE]
+    return pyproject()["tool"][PACKAGE]
 
 
 def tracking_uri() -> str:
@@ -85,7 +96,7 @@ def connect() -> str:
     A tracking server that does not answer within seconds is a PipelineError naming its URI.
     """
     uri = reachable_tracking_uri()
-    for variable, value in HTTP_DEFAULTS.items():
+    for variable, value in MLFLOW_DEFAULTS.items():
         os.environ.setdefault(variable, value)
     logging.getLogger("mlflow.store.db.utils").setLevel(logging.WARNING)  # migration chatter
     logging.getLogger("alembic").setLevel(logging.WARNING)
@@ -149,14 +160,34 @@ def create_experiment(name: str, local: bool) -> str:
 
 
 @contextmanager
-def start_run(experiment_id: str, tags: dict[str, str]) -> Iterator[ActiveRun]:
-    """Start a run with these tags and its process's, after ending runs of killed processes."""
+def start_run(experiment_id: str, tags: dict[str, str], description: str) -> Iterator[ActiveRun]:
+    """Start a run with these tags and its process's, named after where it ran (see run_name) and
+    with a one-line `description`, after ending runs of killed processes."""
     import mlflow
 
     end_abandoned_runs(experiment_id)
     tags = {**tags, "host": socket.gethostname(), "pid": str(os.getpid())}
-    with mlflow.start_run(experiment_id=experiment_id, tags=tags) as run:
+    with mlflow.start_run(
+        experiment_id=experiment_id, run_name=run_name(tags), tags=tags, description=description
+    ) as run:
         yield run
+
+
+def run_name(tags: dict[str, str]) -> str:
+    """The name a run shows in the MLflow UI: its DVC experiment's (`dvc exp run`), else
+    `workspace@<short commit>`."""
+    if "dvc_exp_name" in tags:
+        return tags["dvc_exp_name"]
+    return f"workspace@{tags['git_commit'][:7]}" if "git_commit" in tags else "workspace"
+
+
+def describe(model: str, data: Path, data_md5: str, metric: tuple[str, float], tags: dict[str, str]) -> str:
+    """One line on what a run was: the model, its main test metric, the data and the code."""
+    name, value = metric
+    code = f"commit {tags['git_commit'][:7]}" if "git_commit" in tags else "no git commit"
+    if tags.get("git_dirty") == "true":
+        code += " with uncommitted changes"
+    return f"{model} on {data.name} (data {data_md5[:8]}): {name}={value:.4f}; {code}"
 
 
 def finished_run(experiment_id: str, inputs_key: str) -> tuple[str, str] | None:
@@ -337,21 +368,38 @@ def version_of_run(name: str, run_id: str) -> ModelVersion | None:
     return min(versions, key=lambda v: int(v.version)) if versions else None
 
 
-def register(model_uri: str, name: str, run_id: str) -> ModelVersion:
-    """Register the run's model as a new version of `name`, or return the version it already has."""
+# What a registered version carries of its run, so the registry answers where it came from.
+VERSION_LINEAGE_TAGS = ("git_commit", "git_dirty", "dvc_exp_name", "dvc_data_md5", "data_source")
+
+
+def version_lineage(run_id: str, metrics: tuple[str, ...]) -> tuple[str, dict[str, str]]:
+    """The run's description, and the tags a version of its model gets: the run, its lineage, the
+    model and the values of `metrics`."""
+    run = client().get_run(run_id)
+    tags = {key: run.data.tags[key] for key in VERSION_LINEAGE_TAGS if key in run.data.tags}
+    tags |= {"run_id": run_id, "model": run.data.params.get("train.model", "")}
+    tags |= {name: f"{run.data.metrics[name]:.4f}" for name in metrics if name in run.data.metrics}
+    return run.data.tags.get("mlflow.note.content", ""), tags
+
+
+def register(model_uri: str, name: str, run_id: str, metrics: tuple[str, ...]) -> ModelVersion:
+    """Register the run's model as a new version of `name`, with the run's description and lineage
+    (see version_lineage), or return the version it already has. A new registered model gets the
+    project's description."""
     from mlflow.exceptions import MlflowException
 
     existing = version_of_run(name, run_id)
     if existing is not None:
         return existing
     try:  # the client API, not mlflow.register_model, which prints three lines about it
-        client().create_registered_model(name)
+        client().create_registered_model(name, description=pyproject()["project"].get("description"))
     except MlflowException as error:
         if error.error_code != "RESOURCE_ALREADY_EXISTS":
             raise
+    description, tags = version_lineage(run_id, metrics)
     model_id = model_uri.removeprefix("models:/")  # a logged model: models:/m-<id>
     return client().create_model_version(
-        name, source=model_uri, run_id=run_id, tags={"run_id": run_id}, model_id=model_id
+        name, source=model_uri, run_id=run_id, tags=tags, description=description, model_id=model_id
     )
 
 

@@ -89,12 +89,16 @@ def log_run(
     metrics: dict[str, float],
     images_dir: Path,
     tags: dict[str, str],
+    task: ModuleType,
 ) -> dict[str, str]:
-    """Log one MLflow run tagged with `tags`: its params, the raw data (path and DVC hash), the
-    environment, model (its signature from the schema), metrics and plots; return its ids."""
+    """Log one MLflow run tagged with `tags` and described in one line: its params, the raw data
+    (path and DVC hash), the environment, model (its signature from the schema), metrics and plots;
+    return its ids."""
     import mlflow
 
-    with tracking.start_run(experiment_id, tags) as run:
+    main = task.RANKING[0]
+    description = tracking.describe(params.train.model, *raw, (main, metrics[main]), tags)
+    with tracking.start_run(experiment_id, tags, description) as run:
         mlflow.log_params(params.flat(*LOGGED_PARAMS))
         tracking.log_data_source(*raw)
         tracking.log_environment()
@@ -116,6 +120,7 @@ def record(
     paths: dict[str, Path],
     raw_md5: str,
     metrics: dict[str, float],
+    task: ModuleType,
 ) -> dict[str, str]:
     """The MLflow run of these inputs (`paths`: raw, schema, test, model, images; `raw_md5`: the raw
     data's DVC hash): the finished one logged before from the same inputs, if any (a rerun after a
@@ -137,7 +142,7 @@ def record(
         "data_schema_md5": tracking.file_md5(paths["schema"]),
         **tracking.data_source_tags(paths["raw"]),
     }
-    return log_run(experiment_id, params, raw, model, example, table, metrics, paths["images"], tags)
+    return log_run(experiment_id, params, raw, model, example, table, metrics, paths["images"], tags, task)
 
 
 def register(
@@ -148,7 +153,7 @@ def register(
     failures = gate_failures(metrics, params, task)
     if failures:
         return decision | {"registered": False, "reason": "; ".join(failures)}
-    version = tracking.register(run["model_uri"], params.model_name, run["mlflow_run_id"])
+    version = tracking.register(run["model_uri"], params.model_name, run["mlflow_run_id"], task.RANKING)
     tracking.set_alias(params.model_name, CANDIDATE_ALIAS, version.version)
     return decision | {
         "registered": True,
@@ -190,7 +195,7 @@ def main() -> None:
     with ThreadPoolExecutor(1) as pool:  # hashing releases the GIL: large raw data hashes while MLflow starts
         raw_md5 = pool.submit(tracking.file_md5, args.raw)
         experiment_id = tracking.connect()  # an unreachable tracking server stops us here, before any work
-        run = record(experiment_id, params, paths, raw_md5.result(), metrics)
+        run = record(experiment_id, params, paths, raw_md5.result(), metrics, task)
     decision = register(run, metrics, params.registry, task)
     write_json(args.out, decision)
     if decision["registered"]:
