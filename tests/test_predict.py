@@ -4,18 +4,26 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
 import time
 import urllib.error
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 import pytest
-from conftest import bake, run
+import yaml
+from conftest import bake, locked_versions, run
 from team_stack import free_port, listening_addresses
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 pytestmark = pytest.mark.xdist_group("predict")
 
@@ -107,3 +115,93 @@ def post_when_up(request: urllib.request.Request, server: subprocess.Popen, time
             time.sleep(0.5)
     server.terminate()
     raise AssertionError(f"the scoring server never answered:\n{server.stdout.read().decode()}")
+
+
+def post(url: str, payload: object) -> tuple[int, object]:
+    """POST `payload` as JSON; (status, the answer's JSON)."""
+    request = urllib.request.Request(
+        url, data=json.dumps(payload).encode(), headers={"Content-Type": "application/json"}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read() or b"null")
+
+
+@contextmanager
+def bento_served(project: Path, port: int, log: Path) -> Iterator[str]:
+    """`make serve-bento` on `port` (its output, one line per request, into `log`) until the block
+    ends; yields its URL once /readyz answers."""
+    with log.open("w") as output:
+        server = subprocess.Popen(
+            ["make", "serve-bento", f"BENTO_PORT={port}"],
+            cwd=project, stdout=output, stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while server.poll() is None and time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(f"{url}/readyz", timeout=10) as ready:
+                    if ready.status == 200:
+                        break
+            except (urllib.error.URLError, ConnectionError):
+                time.sleep(0.5)
+        else:
+            raise AssertionError(f"the Bento's server never got ready:\n{log.read_text()}")
+        yield url
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=60)
+
+
+def build_bento(project: Path, model: str) -> dict:
+    """`make bento MODEL=model`; the Bento's bento.yaml, checked to carry the model and the lock's pins."""
+    built = run(["make", "bento", f"MODEL={model}"], project).stdout
+    name, version = re.search(r"^bento: built (\S+):(\S+) ", built, re.MULTILINE).groups()
+    bento = project / ".bentoml" / "bentos" / name / version
+    locked = locked_versions(project / "uv.lock")
+    pins = (bento / "env" / "python" / "requirements.txt").read_text().splitlines()
+    for package in ("bentoml", "scikit-learn", "pandas", "mlflow-skinny"):
+        assert f"{package}=={locked[package]}" in pins
+    assert not any(line.startswith(("dvc==", "mlflow==")) for line in pins)  # serving needs neither
+    return yaml.safe_load((bento / "bento.yaml").read_text())
+
+
+def answers_of(batch: pd.DataFrame) -> list[dict]:
+    """`make predict`'s output as the services answer it: prediction, and probabilities by class."""
+    classes = [column.removeprefix("probability_") for column in batch.columns[1:]]
+    return [
+        {"prediction": row[0], "probabilities": dict(zip(classes, row[1:], strict=True)) if classes else None}
+        for row in batch.itertuples(index=False)
+    ]
+
+
+def test_a_bento_of_the_production_model_answers_like_batch_predict(promoted: Path, tmp_path: Path) -> None:
+    bento = build_bento(promoted, "models:/scored@production")
+    assert [model["tag"] for model in bento["services"][0]["models"]] == ["scored:v1"]  # the model inside
+    rows = pd.read_csv(promoted / "data" / "raw" / "breast_cancer.csv").drop(columns="target").head(7)
+    rows.iloc[2, 3] = None  # an empty cell
+    rows.to_csv(tmp_path / "rows.csv", index=False)
+    predict(promoted, "models:/scored@production", tmp_path / "rows.csv", tmp_path / "batch.csv")
+    expected = answers_of(pd.read_csv(tmp_path / "batch.csv"))
+    records = json.loads(rows.to_json(orient="records"))  # the empty cell as null
+    port = free_port()
+    with bento_served(promoted, port, tmp_path / "serve.log") as url:
+        assert post(f"{url}/predict", {"rows": records}) == (200, expected)
+        assert listening_addresses(port) == {"127.0.0.1"}
+        # A missing or mistyped column is the client's error, named with its row.
+        missing, mistyped = dict(records[0]), dict(records[1])
+        del missing["mean_radius"]
+        mistyped["worst_area"] = "large"
+        status, error = post(f"{url}/predict", {"rows": [missing, mistyped]})
+        assert status == 400
+        assert {(tuple(item["loc"]), item["type"]) for item in error["detail"]} == {
+            (("rows", 0, "mean_radius"), "missing"),
+            (("rows", 1, "worst_area"), "float_parsing"),
+        }
+        # 200 requests from 8 threads: every one answered, alike.
+        with ThreadPoolExecutor(8) as pool:
+            answers = list(pool.map(lambda _: post(f"{url}/predict", {"rows": records[:3]}), range(200)))
+        assert answers == [(200, expected[:3])] * 200

@@ -151,9 +151,8 @@ def test_register_passes_the_gate_once_per_run(
     assert {name: float(version.tags[name]) for name in RANKING} == pytest.approx(
         {name: metrics[name] for name in RANKING}, abs=1e-4
     )
-    assert tracking.client().get_registered_model(lenient.model_name).description == (
-        tracking.pyproject()["project"]["description"]
-    )
+    registered = tracking.client().get_registered_model(lenient.model_name)
+    assert registered.description == tracking.pyproject()["project"]["description"]
 
 
 def test_a_rerun_on_the_same_inputs_reuses_the_run_and_its_version(

@@ -16,7 +16,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -25,6 +25,9 @@ from .errors import PipelineError, run_main
 from .files import write_atomic
 from .model import unseen_categories
 from .table import read_table
+
+if TYPE_CHECKING:
+    from mlflow.types.schema import ColSpec
 
 
 def load_model(model: str) -> tuple[Any, schema.Schema]:
@@ -49,6 +52,12 @@ def load_model(model: str) -> tuple[Any, schema.Schema]:
         loaded = mlflow.sklearn.load_model(model)
     except MlflowException as error:
         raise PipelineError(f"can't load {model}: {error.message.splitlines()[0]}") from None
+    return loaded, signature_schema(inputs)
+
+
+def signature_schema(inputs: list[ColSpec]) -> schema.Schema:
+    """The feature columns a logged model takes, as its MLflow signature lists them (see
+    tracking.signature): doubles are numbers, strings categories."""
     columns = {
         spec.name: schema.Column(
             role="feature",
@@ -57,7 +66,7 @@ def load_model(model: str) -> tuple[Any, schema.Schema]:
         )
         for spec in inputs
     }
-    return loaded, schema.Schema(target="", task="", columns=columns)
+    return schema.Schema(target="", task="", columns=columns)
 
 
 def features_of(frame: pd.DataFrame, table: schema.Schema, source: str) -> pd.DataFrame:
