@@ -1,14 +1,17 @@
-"""Using the model: batch predictions from the registry or the model file, and the scoring server."""
+"""Using the model: batch predictions from the registry or the model file, the scoring server, a
+Bento; and the MLflow UI's pages of the run and the registered model, in a real browser."""
 
 from __future__ import annotations
 
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
 import time
+import tomllib
 import urllib.error
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
@@ -205,3 +208,113 @@ def test_a_bento_of_the_production_model_answers_like_batch_predict(promoted: Pa
         with ThreadPoolExecutor(8) as pool:
             answers = list(pool.map(lambda _: post(f"{url}/predict", {"rows": records[:3]}), range(200)))
         assert answers == [(200, expected[:3])] * 200
+
+
+# MLflow's UI asks who the user is, for its optional authentication; without it, a 404.
+UI_PROBES = ("/ajax-api/2.0/mlflow/users/current",)
+
+
+@contextmanager
+def ui_served(project: Path, port: int, log: Path) -> Iterator[str]:
+    """`make ui` on `port` until the block ends; yields its URL once /health answers."""
+    with log.open("w") as output:
+        ui = subprocess.Popen(
+            ["make", "ui", f"PORT={port}"],
+            cwd=project, stdout=output, stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/health", timeout=5) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                assert ui.poll() is None and time.monotonic() < deadline, f"no MLflow UI:\n{log.read_text()}"
+                time.sleep(0.5)
+        yield url
+    finally:
+        os.killpg(ui.pid, signal.SIGTERM)
+        ui.wait(timeout=30)
+
+
+def test_the_mlflow_ui_shows_where_runs_and_versions_came_from(promoted: Path, tmp_path: Path) -> None:
+    """`make ui`, opened in headless Chromium: the experiment's runs by name, a run's description,
+    lineage tags and plots, the registered model's versions with aliases and lineage, a DVC
+    experiment's run named after it; no script error, no failed request. Each page's screenshot is
+    kept in this test's tmp_path."""
+    browser = shutil.which("chromium")
+    if browser is None:
+        reason = "headless Chromium is needed (Debian: apt-get install chromium)"
+        pytest.fail(f"{reason}; .ci/run installs it") if os.environ.get("CI") else pytest.skip(reason)
+    from playwright.sync_api import sync_playwright
+
+    dvc = [sys.executable, "-m", "dvc"]
+    run([*dvc, "exp", "run", "--name", "more-trees", "-S", "train.n_estimators=150"], promoted)
+    decision = json.loads((promoted / "reports" / "registration.json").read_text())  # the experiment's
+    head = run(["git", "rev-parse", "HEAD"], promoted).stdout.strip()
+    data_md5 = yaml.safe_load((promoted / "data" / "raw" / "breast_cancer.csv.dvc").read_text())["outs"][0][
+        "md5"
+    ]
+    experiment = decision["mlflow_experiment_id"]
+    port = free_port()
+    problems: list[str] = []
+    with ui_served(promoted, port, tmp_path / "ui.log") as url, sync_playwright() as playwright:
+        assert listening_addresses(port) == {"127.0.0.1"}
+        chromium = playwright.chromium.launch(
+            executable_path=browser,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+            ],
+        )
+        page = chromium.new_page(viewport={"width": 1400, "height": 1000})
+        page.on("pageerror", lambda error: problems.append(f"script error: {error}"))
+        page.on(
+            "response",
+            lambda response: (
+                problems.append(f"{response.status} {response.url}")
+                if response.status >= 400 and not response.url.endswith(UI_PROBES)
+                else None
+            ),
+        )
+
+        def visit(name: str, fragment: str, *texts: str) -> str:
+            """Open a page of the UI; wait until it shows each of `texts`; return its text."""
+            page.goto(f"{url}/#/{fragment}")
+            try:
+                for text in texts:
+                    page.get_by_text(text, exact=False).first.wait_for(timeout=60_000)
+            finally:
+                page.screenshot(path=tmp_path / f"{name}.png", full_page=True)
+            return page.inner_text("body")
+
+        runs = visit("experiment", f"experiments/{experiment}?workflowType=machine_learning", "more-trees")
+        assert f"workspace@{head[:7]}" in runs  # the run of `dvc repro`, beside the experiment's
+        run_page = visit(
+            "run",
+            f"experiments/{experiment}/runs/{decision['mlflow_run_id']}",
+            f"random_forest on breast_cancer.csv (data {data_md5[:8]})",
+            "dvc_exp_name",
+        )
+        for shown in ("more-trees", head, data_md5, "git_commit", "dvc_data_md5"):
+            assert shown in run_page, shown
+        visit(
+            "plot",
+            f"experiments/{experiment}/runs/{decision['mlflow_run_id']}/artifacts/plots/confusion_matrix.png",
+            "plots/confusion_matrix.png",
+        )
+        page.wait_for_function(
+            "[...document.images].some(i => i.src.startsWith('blob:') && i.naturalWidth > 0)"
+        )
+        model = visit("model", "models/scored", "@ production", "@ staging")
+        description = tomllib.loads((promoted / "pyproject.toml").read_text())["project"]["description"]
+        assert description in model
+        for shown in ("Version 1", "Version 2", "git_commit", head, "dvc_exp_name", "more-trees", "f1_macro"):
+            assert shown in model, shown
+        visit("version", f"models/scored/versions/{decision['model_version']}", "Source Run", "more-trees")
+        chromium.close()
+    assert problems == []

@@ -150,8 +150,9 @@ def create_experiment(name: str, local: bool) -> str:
     # A local store gets an explicit artifact folder in the project: the default is relative to
     # the working directory, which for queued DVC experiments is a temporary copy.
     artifacts = (project_root() / "mlartifacts").as_uri() if local else None
+    kind = {"mlflow.experimentKind": "custom_model_development"}  # MLflow's UI: model training, not GenAI
     try:
-        return mlflow.create_experiment(name, artifact_location=artifacts)
+        return mlflow.create_experiment(name, artifact_location=artifacts, tags=kind)
     except MlflowException:
         experiment = mlflow.get_experiment_by_name(name)
         if experiment is None:
