@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 from . import tasks, tracking
 from .config import Params, load_params
 from .errors import PipelineError, run_main
+from .failpoints import fail_point
 from .files import read_json
 from .gate import DECISION_FILE
 from .stages.register import gate_failures
@@ -87,7 +88,9 @@ def promote(params: Params, version: int | None = None, decision_file: Path = DE
                 f"version {current.version} ({ranked(theirs, task)}); "
                 "set promote.must_beat_production: false to promote anyway"
             )
+    fail_point("promote.before_alias")
     tracking.set_alias(name, PRODUCTION_ALIAS, candidate.version)
+    fail_point("promote.alias_moved")
     return f"models:/{name}@{PRODUCTION_ALIAS} -> version {candidate.version}"
 
 

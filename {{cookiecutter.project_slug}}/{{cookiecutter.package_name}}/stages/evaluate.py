@@ -16,6 +16,7 @@ import pandas as pd
 from .. import schema, tasks
 from ..config import EvaluateParams, load_params
 from ..errors import run_main
+from ..failpoints import fail_point
 
 matplotlib.use("Agg")  # files only, no display
 IMPORTANCE_ROWS = 1_000  # test rows that permutation importance scores (models without importances)
@@ -75,6 +76,7 @@ def evaluate(
     with Live(str(live_dir), dvcyaml=None, save_dvc_exp=False, report=None) as live:
         for name, value in metrics.items():
             live.log_metric(name, value, plot=False)
+        fail_point("evaluate.metrics_logged")  # the metrics, not yet the plots
         task.log_plot_data(live, target, predictions)
         for file_name, figure in pictures:
             live.log_image(file_name, figure)

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from .. import schema, tasks, tracking
 from ..config import Params, RegisterParams, load_params
 from ..errors import PipelineError, run_main
+from ..failpoints import fail_point
 from ..files import read_json, write_json
 
 if TYPE_CHECKING:
@@ -99,10 +100,12 @@ def log_run(
     main = task.RANKING[0]
     description = tracking.describe(params.train.model, *raw, (main, metrics[main]), tags)
     with tracking.start_run(experiment_id, tags, description) as run:
+        fail_point("register.run_started")
         mlflow.log_params(params.flat(*LOGGED_PARAMS))
         tracking.log_data_source(*raw)
         tracking.log_environment()
         model_uri = tracking.log_model(model, example, table)
+        fail_point("register.model_logged")
         mlflow.log_metrics(metrics)
         mlflow.log_artifacts(str(images_dir), artifact_path="plots")
         mlflow.set_tag(tracking.MODEL_URI_TAG, model_uri)
@@ -154,7 +157,9 @@ def register(
     if failures:
         return decision | {"registered": False, "reason": "; ".join(failures)}
     version = tracking.register(run["model_uri"], params.model_name, run["mlflow_run_id"], task.RANKING)
+    fail_point("register.version_created")
     tracking.set_alias(params.model_name, CANDIDATE_ALIAS, version.version)
+    fail_point("register.alias_moved")
     return decision | {
         "registered": True,
         "reason": "passed the gate",

@@ -16,6 +16,7 @@ import pandas as pd
 from .. import schema
 from ..config import TrainParams, load_params
 from ..errors import run_main
+from ..failpoints import fail_point
 from ..files import write_atomic
 from ..model import build_model
 
@@ -28,6 +29,7 @@ def train(
     data = pd.read_parquet(train_path)
     model = build_model(table, params).fit(schema.conform(data, table), data[table.target])
     write_atomic(model_path, lambda path: joblib.dump(model, path, compress=3))
+    fail_point("train.model_written")
 
 
 def main() -> None:
