@@ -75,8 +75,8 @@ def build(tag: str) -> str:
     export = ["export", "--frozen", "--only-group", "bento", "--no-emit-project", "--no-hashes", "--quiet"]
     subprocess.run([uv, *export, "--output-file", str(REQUIREMENTS)], check=True)
     # bentoml build runs uv too (from PATH) to set up the Bento's environment description.
-    env = {**os.environ, "BENTO_MODEL": tag, "PATH": f"{Path(uv).parent}{os.pathsep}{os.environ['PATH']}"}
-    bentoml = [sys.executable, "-m", "bentoml", "build", "--output", "tag"]
+    env = {**os.environ, "PATH": f"{Path(uv).parent}{os.pathsep}{os.environ['PATH']}"}
+    bentoml = [sys.executable, "-m", "bentoml", "build", "--arg", f"model={tag}", "--output", "tag"]
     built = subprocess.run(bentoml, env=env, capture_output=True, text=True)
     if built.returncode != 0:
         raise PipelineError(f"bentoml build failed:\n{built.stderr.strip() or built.stdout.strip()}")

@@ -11,7 +11,6 @@ the wrong type is a 400 naming the row and column. /readyz and /livez answer whe
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 import bentoml
@@ -21,8 +20,8 @@ from . import schema
 from .bento import MODEL_TAG, STORE_NAME
 
 KINDS = {"number": float, "category": str}
-# `make bento` names the copy it packs; a built Bento holds that one copy, served as the newest.
-MODEL = bentoml.models.BentoModel(os.environ.get("BENTO_MODEL", MODEL_TAG))
+# The copy `make bento` packs, which the Bento records as its `model` argument; else the newest.
+MODEL = bentoml.models.BentoModel(getattr(bentoml.use_arguments(), "model", MODEL_TAG))
 
 
 def input_schema() -> schema.Schema:
