@@ -189,15 +189,15 @@ def init_dvc_in_process(
         sys.exit(f"ERROR: setting up DVC failed: {error}")
 
 
-def init_repositories(options: dict, raw: tuple[Path, str | None]) -> None:
-    """git init, DVC (see init_dvc), and commit it all."""
+def init_repositories(options: dict, raw: tuple[Path, str | None]) -> bool:
+    """git init, DVC (see init_dvc), and commit it all; False when DVC is left to set up."""
     git = shutil.which("git")
     if git:
         run(git, "init", "--quiet", "--initial-branch=main")
     else:
         print("NOTE: git not found: the project is not a git repository; run `git init` later.")
     if not init_dvc(options, raw, with_git=bool(git)):
-        return
+        return False
     if git:
         run(git, "add", "--all")
         run(
@@ -208,6 +208,7 @@ def init_repositories(options: dict, raw: tuple[Path, str | None]) -> None:
             "-m",
             "New project from the DVC + MLflow template",
         )
+    return True
 
 
 def identity_args(git: str, options: dict) -> list[str]:
@@ -249,8 +250,13 @@ def main() -> None:
     prune(options)
     raw = raw_data(options)
     create_tracking_store(options)
-    init_repositories(options, raw)
-    print(f"Created {Path.cwd()}\nNext: cd {options['project_slug']} && make setup && make repro")
+    dvc_set_up = init_repositories(options, raw)
+    steps = (
+        "make setup && make repro"
+        if dvc_set_up
+        else "make setup, then the DVC commands above, then make repro"
+    )
+    print(f"Created {Path.cwd()}\nNext: cd {options['project_slug']} && {steps}")
 
 
 if __name__ == "__main__":
