@@ -15,7 +15,7 @@ import tomllib
 import urllib.error
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -133,30 +133,34 @@ def post(url: str, payload: object) -> tuple[int, object]:
 
 
 @contextmanager
-def bento_served(project: Path, port: int, log: Path) -> Iterator[str]:
-    """`make serve-bento` on `port` (its output, one line per request, into `log`) until the block
-    ends; yields its URL once /readyz answers."""
+def served(project: Path, target: list[str], port: int, ready: str, log: Path) -> Iterator[str]:
+    """`make <target>` (a server on `port`, its output into `log`) until the block ends; yields its
+    URL once GET `ready` answers 200."""
     with log.open("w") as output:
         server = subprocess.Popen(
-            ["make", "serve-bento", f"BENTO_PORT={port}"],
-            cwd=project, stdout=output, stderr=subprocess.STDOUT, start_new_session=True,
-        )  # fmt: skip
+            ["make", *target], cwd=project, stdout=output, stderr=subprocess.STDOUT, start_new_session=True
+        )
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 120
-        while server.poll() is None and time.monotonic() < deadline:
+        while True:
             try:
-                with urllib.request.urlopen(f"{url}/readyz", timeout=10) as ready:
-                    if ready.status == 200:
+                with urllib.request.urlopen(f"{url}{ready}", timeout=10) as response:
+                    if response.status == 200:
                         break
-            except (urllib.error.URLError, ConnectionError):
-                time.sleep(0.5)
-        else:
-            raise AssertionError(f"the Bento's server never got ready:\n{log.read_text()}")
+            except OSError:
+                pass
+            assert server.poll() is None and time.monotonic() < deadline, f"never ready:\n{log.read_text()}"
+            time.sleep(0.5)
         yield url
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=60)
+
+
+def bento_served(project: Path, port: int, log: Path) -> AbstractContextManager[str]:
+    """`make serve-bento` on `port`, ready once /readyz answers (see served)."""
+    return served(project, ["serve-bento", f"BENTO_PORT={port}"], port, "/readyz", log)
 
 
 def build_bento(project: Path, model: str) -> dict:
@@ -214,31 +218,6 @@ def test_a_bento_of_the_production_model_answers_like_batch_predict(promoted: Pa
 UI_PROBES = ("/ajax-api/2.0/mlflow/users/current",)
 
 
-@contextmanager
-def ui_served(project: Path, port: int, log: Path) -> Iterator[str]:
-    """`make ui` on `port` until the block ends; yields its URL once /health answers."""
-    with log.open("w") as output:
-        ui = subprocess.Popen(
-            ["make", "ui", f"PORT={port}"],
-            cwd=project, stdout=output, stderr=subprocess.STDOUT, start_new_session=True,
-        )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/health", timeout=5) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                assert ui.poll() is None and time.monotonic() < deadline, f"no MLflow UI:\n{log.read_text()}"
-                time.sleep(0.5)
-        yield url
-    finally:
-        os.killpg(ui.pid, signal.SIGTERM)
-        ui.wait(timeout=30)
-
-
 def test_the_mlflow_ui_shows_where_runs_and_versions_came_from(promoted: Path, tmp_path: Path) -> None:
     """`make ui`, opened in headless Chromium: the experiment's runs by name, a run's description,
     lineage tags and plots, the registered model's versions with aliases and lineage, a DVC
@@ -260,7 +239,10 @@ def test_the_mlflow_ui_shows_where_runs_and_versions_came_from(promoted: Path, t
     experiment = decision["mlflow_experiment_id"]
     port = free_port()
     problems: list[str] = []
-    with ui_served(promoted, port, tmp_path / "ui.log") as url, sync_playwright() as playwright:
+    with (
+        served(promoted, ["ui", f"PORT={port}"], port, "/health", tmp_path / "ui.log") as url,
+        sync_playwright() as playwright,
+    ):
         assert listening_addresses(port) == {"127.0.0.1"}
         chromium = playwright.chromium.launch(
             executable_path=browser,
