@@ -15,12 +15,15 @@ help:  ## list the targets
 # uv installs the pinned tools in seconds (pip took ~70 s); where uv is not on PATH, pip puts this
 # version of it into .venv first, so a fresh machine needs only Python, git and make.
 UV_VERSION := 0.13.9
+# Where Python may not cache compiled modules (PYTHONDONTWRITEBYTECODE, as on many CI machines), uv
+# compiles them at install; otherwise each of the tests' thousand processes recompiles MLflow's.
+COMPILE := $(if $(PYTHONDONTWRITEBYTECODE),--compile-bytecode)
 
 $(VENV)/.installed: requirements.txt $(LOCK) tools/lock.py
 	test -x $(PY) || $(PYTHON3) -m venv $(VENV)
 	command -v uv >/dev/null || $(PY) -m pip install --quiet "uv==$(UV_VERSION)"
 	$(PY) tools/lock.py constraints > $(VENV)/constraints.txt
-	uv pip install --quiet --python $(PY) -r requirements.txt -c $(VENV)/constraints.txt
+	uv pip install --quiet --python $(PY) $(COMPILE) -r requirements.txt -c $(VENV)/constraints.txt
 	touch $@
 
 venv: $(VENV)/.installed  ## create .venv with the pinned tools
