@@ -2,7 +2,9 @@
 initialise git and DVC.
 
 Runs inside the new project folder. Any failing step stops generation with the command's own
-message, and cookiecutter then removes the folder: no half-initialised repository is left.
+message, and cookiecutter then removes the folder: no half-initialised repository is left. So does
+a crash (the fail points hook.store_created, hook.git_initialised, hook.dvc_initialised): generating
+again starts afresh.
 A table of the user's own (`dataset` a path or URL) is read, checked and described by the
 generated package itself (`<package>.adopt`, what `make adopt` runs later), so that code exists once.
 """
@@ -24,6 +26,8 @@ from pathlib import Path
 PLOTS_TEMPLATES = Path(".dvc", "plots")  # the project's `dvc plots` templates, one per task
 PLOTS_ASIDE = Path(".dvc-plots")  # where they wait while `dvc init` runs (and stay, without DVC)
 RAW_DIR = Path("data", "raw")
+FIRST_COMMIT_MESSAGE = "New project from the DVC + MLflow template"
+DVC_COMMIT_MESSAGE = "Set up DVC and track the raw data with it"
 SCHEMA_FILE = Path("data", "schema.yaml")
 
 
@@ -65,7 +69,6 @@ def bring_table(options: dict) -> tuple[Path, str | None]:
             f"(pip install {' '.join('pyyaml' if name == 'yaml' else name for name in missing)}); or generate "
             "with a sample and, after `make setup`, switch with `make adopt DATA=... TARGET=...`"
         )
-    sys.path.insert(0, str(Path.cwd()))
     adopt = importlib.import_module(f"{options['package_name']}.adopt")
     errors = importlib.import_module(f"{options['package_name']}.errors")
     schema = importlib.import_module(f"{options['package_name']}.schema")
@@ -84,6 +87,12 @@ def raw_data(options: dict) -> tuple[Path, str | None]:
     if options["dataset"] in options["_datasets"]:
         return RAW_DIR / options["_datasets"][options["dataset"]]["file"], None
     return bring_table(options)
+
+
+def fail_point(options: dict, name: str) -> None:
+    """The generated package's fail point `name` (see its failpoints.py): inert unless FAIL_POINT is set."""
+    if os.environ.get("FAIL_POINT"):
+        importlib.import_module(f"{options['package_name']}.failpoints").fail_point(name)
 
 
 def run(*command: str, env: dict | None = None) -> None:
@@ -154,10 +163,12 @@ def dvc_steps(
     options: dict, raw: tuple[Path, str | None], with_git: bool, templates_aside: bool
 ) -> list[str]:
     """The shell commands that set DVC up once it is installed: dvc_commands, after `git init` when
-    there is no git repository yet, and the plots templates moved into .dvc after `dvc init`."""
+    there is no git repository yet, the plots templates moved into .dvc after `dvc init`, and a
+    commit of it all (evaluate's dvclive needs a commit to refer to)."""
     steps = [f"dvc {shlex.join(command)}" for command in dvc_commands(options, raw, with_git=True)]
     if templates_aside:
         steps.insert(1, f"mv {PLOTS_ASIDE} {PLOTS_TEMPLATES}")
+    steps += ["git add --all", f"git commit -m {shlex.quote(DVC_COMMIT_MESSAGE)}"]
     return steps if with_git else ["git init --initial-branch=main", *steps]
 
 
@@ -190,25 +201,21 @@ def init_dvc_in_process(
 
 
 def init_repositories(options: dict, raw: tuple[Path, str | None]) -> bool:
-    """git init, DVC (see init_dvc), and commit it all; False when DVC is left to set up."""
+    """git init, DVC (see init_dvc), and commit it all; False when DVC is left to set up (then the
+    commit leaves out the raw data and the plots templates, which the DVC steps take)."""
     git = shutil.which("git")
     if git:
         run(git, "init", "--quiet", "--initial-branch=main")
+        fail_point(options, "hook.git_initialised")
     else:
         print("NOTE: git not found: the project is not a git repository; run `git init` later.")
-    if not init_dvc(options, raw, with_git=bool(git)):
-        return False
+    dvc_set_up = init_dvc(options, raw, with_git=bool(git))
+    fail_point(options, "hook.dvc_initialised")
     if git:
-        run(git, "add", "--all")
-        run(
-            git,
-            *identity_args(git, options),
-            "commit",
-            "--quiet",
-            "-m",
-            "New project from the DVC + MLflow template",
-        )
-    return True
+        left_to_dvc = [] if dvc_set_up else [f":!{raw[0].as_posix()}", f":!{PLOTS_ASIDE}"]
+        run(git, "add", "--all", "--", ".", *left_to_dvc)
+        run(git, *identity_args(git, options), "commit", "--quiet", "-m", FIRST_COMMIT_MESSAGE)
+    return dvc_set_up
 
 
 def identity_args(git: str, options: dict) -> list[str]:
@@ -247,14 +254,16 @@ def main() -> None:
             f"ERROR: {Path.cwd()} holds a project already ({', '.join(found)}); nothing of it was "
             "changed beyond the template's files: generate into a new folder"
         )
+    sys.path.insert(0, str(Path.cwd()))  # the generated package, which reads tables and has the fail points
     prune(options)
     raw = raw_data(options)
     create_tracking_store(options)
+    fail_point(options, "hook.store_created")
     dvc_set_up = init_repositories(options, raw)
     steps = (
         "make setup && make repro"
         if dvc_set_up
-        else "make setup, then the DVC commands above, then make repro"
+        else "make setup, then the DVC commands above (they end with a commit), then make repro"
     )
     print(f"Created {Path.cwd()}\nNext: cd {options['project_slug']} && {steps}")
 

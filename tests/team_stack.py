@@ -165,6 +165,21 @@ class TeamStack:
         ]
         subprocess.run(createdb, check=True, capture_output=True, env=env)
 
+    def dump_database(self, bin_dir: Path) -> str:
+        """Everything the tracking server keeps in PostgreSQL, as `pg_dump` writes it (SQL text)."""
+        dump = [
+            str(bin_dir / "pg_dump"),
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(self.pg_port),
+            "-U",
+            "mlflow",
+            "mlflow",
+        ]
+        env = {**os.environ, "PGPASSWORD": self.pg_password}
+        return subprocess.run(dump, check=True, capture_output=True, text=True, env=env).stdout
+
     def stop_postgres(self, bin_dir: Path) -> None:
         if self.pg_data and (self.pg_data / "cluster" / "postmaster.pid").exists():
             stop = [str(bin_dir / "pg_ctl"), "-D", str(self.pg_data / "cluster"), "-m", "fast", "-w", "stop"]
@@ -232,6 +247,13 @@ class TeamStack:
         s3 = boto3.client("s3", endpoint_url=self.s3_endpoint, **aws_kwargs())
         pages = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket)
         return [item["Key"] for page in pages for item in page.get("Contents", [])]
+
+    def object_contents(self, bucket: str) -> dict[str, bytes]:
+        """Key -> bytes of every object in a bucket of the S3 server."""
+        import boto3
+
+        s3 = boto3.client("s3", endpoint_url=self.s3_endpoint, **aws_kwargs())
+        return {key: s3.get_object(Bucket=bucket, Key=key)["Body"].read() for key in self.objects(bucket)}
 
 
 def aws_kwargs() -> dict[str, str]:

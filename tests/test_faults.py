@@ -1,11 +1,11 @@
-"""Faults leave nothing lost or corrupt: a crash at each named fail point, two repros at once,
-secrets, the UI's address."""
+"""Faults leave nothing lost or corrupt: a crash at each named fail point (the pipeline, promote,
+`make adopt`, the post-generation hook), two repros at once, the UI's address. (Secrets and the
+fail points against a tracking server: test_team.py.)"""
 
 from __future__ import annotations
 
-import json
-import os
 import re
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -13,7 +13,15 @@ from contextlib import closing
 from pathlib import Path
 
 import pytest
-from conftest import bake, dvc, run
+from conftest import TEMPLATE, TEST_DATA, bake, dvc, run
+from crash import (
+    PIPELINE_POINTS,
+    PROMOTE_POINTS,
+    RUN_LEFT_RUNNING,
+    assert_consistent,
+    killed_at,
+    new_commit,
+)
 from mlflow import MlflowClient
 from team_stack import free_port
 
@@ -36,20 +44,6 @@ def store(project: Path) -> MlflowClient:
     return MlflowClient(tracking_uri=f"sqlite:///{project / 'mlflow.db'}")
 
 
-PIPELINE_POINTS = [
-    "train.model_written",
-    "evaluate.metrics_logged",
-    "register.run_started",
-    "register.model_logged",
-    "register.version_created",
-    "register.alias_moved",
-]
-PROMOTE_POINTS = ["promote.before_alias", "promote.alias_moved"]
-# After a kill at these, the next run of register starts a new MLflow run (the killed one is
-# marked KILLED); at the later ones, it reuses the finished run and its version.
-RUN_LEFT_RUNNING = {"register.run_started", "register.model_logged"}
-
-
 @pytest.fixture(scope="module")
 def crashed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A project that has run its pipeline once; each crash test then works on a new commit."""
@@ -60,69 +54,11 @@ def crashed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return project
 
 
-def new_commit(project: Path, trees: int) -> str:
-    """Commit train.n_estimators=`trees` (new inputs for every stage from train on), returned as the
-    commit's hash."""
-    params = project / "params.yaml"
-    params.write_text(re.sub(r"n_estimators: \d+", f"n_estimators: {trees}", params.read_text(), count=1))
-    identity = ["-c", "user.name=t", "-c", "user.email=t@example.invalid"]
-    run(["git", *identity, "commit", "--quiet", "-m", f"{trees} trees", "params.yaml"], project)
-    return run(["git", "rev-parse", "HEAD"], project).stdout.strip()
-
-
-def killed_at(point: str, command: list[str], project: Path) -> None:
-    """Run `command` with FAIL_POINT=point; check that it ended killed by SIGKILL, not otherwise."""
-    result = subprocess.run(
-        command, cwd=project, capture_output=True, text=True, env={**os.environ, "FAIL_POINT": point}
-    )
-    output = result.stdout + result.stderr
-    # DVC: "failed to run: <cmd>, exited with -9" when the shell exec'd the command, or the shell's
-    # "Killed" line and "exited with 137" (128 + SIGKILL) when it forked it (dash, Debian's /bin/sh,
-    # which DVC runs stages with when SHELL is unset);
-    # make: "make: *** [Makefile:<n>: <target>] Killed"
-    by_dvc = "exited with -9" in output or (
-        "exited with 137" in output and re.search(r"^\s*Killed$", output, re.MULTILINE)
-    )
-    assert result.returncode != 0 and (by_dvc or "] Killed" in output), output
-
-
-def assert_consistent(project: Path, commit: str) -> dict:
-    """The state an uninterrupted run on `commit` leaves: one FINISHED MLflow run for it (others
-    KILLED), one registry version per run, `staging` on the finished run's version, the decision
-    file saying so, an intact store, DVC up to date and no leftover temporary file. Returns the
-    decision."""
-    client = store(project)
-    experiment = client.get_experiment_by_name(project.name)
-    runs = client.search_runs([experiment.experiment_id], f"tags.git_commit = '{commit}'")
-    statuses = sorted(r.info.status for r in runs)
-    assert statuses.count("FINISHED") == 1 and set(statuses) <= {"FINISHED", "KILLED"}, statuses
-    finished = next(r for r in runs if r.info.status == "FINISHED")
-    for logged in runs:
-        versions = client.search_model_versions(
-            f"name = '{project.name}' and run_id = '{logged.info.run_id}'"
-        )
-        assert len(versions) == (1 if logged is finished else 0), (logged.info.status, versions)
-    version = client.search_model_versions(f"run_id = '{finished.info.run_id}'")[0]
-    assert client.get_registered_model(project.name).aliases["staging"] == int(version.version)
-    decision = json.loads((project / "reports" / "registration.json").read_text())
-    assert (decision["mlflow_run_id"], decision["model_version"]) == (
-        finished.info.run_id,
-        int(version.version),
-    )
-    with closing(sqlite3.connect(project / "mlflow.db")) as db:
-        assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
-    assert dvc(project, "status").strip().endswith("Data and pipelines are up to date.")
-    for folder in ("reports", "models", "dvclive"):
-        leftovers = [path.name for path in (project / folder).rglob("*") if ".tmp" in path.name]
-        assert leftovers == [], leftovers
-    return decision
-
-
 @pytest.mark.parametrize("point", PIPELINE_POINTS)
 def test_a_crash_at_each_fail_point_then_repro_ends_as_an_uninterrupted_run(
     crashed: Path, point: str
 ) -> None:
-    commit = new_commit(crashed, trees=10 + PIPELINE_POINTS.index(point))
+    commit = new_commit(crashed, "n_estimators", str(10 + PIPELINE_POINTS.index(point)))
     client = store(crashed)
     experiment = client.get_experiment_by_name(crashed.name).experiment_id
     killed_at(point, [sys.executable, "-m", "dvc", "repro"], crashed)
@@ -134,7 +70,7 @@ def test_a_crash_at_each_fail_point_then_repro_ends_as_an_uninterrupted_run(
     )
     assert {r.info.status for r in runs} == expected
     assert "register: models:/" in dvc(crashed, "repro")  # the documented recovery
-    assert_consistent(crashed, commit)
+    assert_consistent(crashed, commit, store(crashed))
     killed = client.search_runs(
         [experiment], f"tags.git_commit = '{commit}' and attributes.status = 'KILLED'"
     )
@@ -143,9 +79,9 @@ def test_a_crash_at_each_fail_point_then_repro_ends_as_an_uninterrupted_run(
 
 @pytest.mark.parametrize("point", PROMOTE_POINTS)
 def test_a_crash_in_promote_then_promote_again_moves_production_once(crashed: Path, point: str) -> None:
-    commit = new_commit(crashed, trees=40 + PROMOTE_POINTS.index(point))
+    commit = new_commit(crashed, "n_estimators", str(40 + PROMOTE_POINTS.index(point)))
     dvc(crashed, "repro")
-    decision = assert_consistent(crashed, commit)
+    decision = assert_consistent(crashed, commit, store(crashed))
     client = store(crashed)
     before = client.get_registered_model(crashed.name).aliases.get("production")
     killed_at(point, ["make", "promote"], crashed)
@@ -155,7 +91,72 @@ def test_a_crash_in_promote_then_promote_again_moves_production_once(crashed: Pa
     assert client.get_registered_model(crashed.name).aliases["production"] == decision["model_version"]
     if point == "promote.alias_moved":
         assert f"version {decision['model_version']} already has alias 'production'" in again
-    assert_consistent(crashed, commit)
+    assert_consistent(crashed, commit, store(crashed))
+
+
+HOOK_POINTS = ["hook.store_created", "hook.git_initialised", "hook.dvc_initialised"]
+ADOPT_POINTS = ["adopt.table_copied", "adopt.previous_removed", "adopt.data_added"]
+
+
+def committed_tree(project: Path) -> str:
+    """The git tree of the project's files as they are (all added): equal trees, equal projects."""
+    run(["git", "add", "--all"], project)
+    return run(["git", "write-tree"], project).stdout.strip()
+
+
+@pytest.fixture(scope="module")
+def generated_tree(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The tree of the first commit of a project generated without interruption."""
+    project = bake(tmp_path_factory.mktemp("uninterrupted"))
+    return run(["git", "rev-parse", "HEAD^{tree}"], project).stdout.strip()
+
+
+@pytest.mark.parametrize("point", HOOK_POINTS)
+def test_a_crash_in_the_hook_leaves_no_folder_and_generating_again_makes_the_same_project(
+    generated_tree: str, tmp_path: Path, point: str
+) -> None:
+    generate = [sys.executable, "-m", "cookiecutter", "--no-input", "-o", str(tmp_path), str(TEMPLATE)]
+    killed_at(point, generate, tmp_path)
+    assert list(tmp_path.iterdir()) == []  # cookiecutter removed the half-made project
+    run(generate, tmp_path)  # the documented recovery: generate again
+    project = tmp_path / "wine-quality"
+    assert run(["git", "status", "--porcelain"], project).stdout == ""
+    assert run(["git", "rev-parse", "HEAD^{tree}"], project).stdout.strip() == generated_tree
+    assert "up to date" in dvc(project, "status", "data/raw/wine.csv.dvc")  # the data in DVC's cache
+    with closing(sqlite3.connect(project / "mlflow.db")) as db:
+        assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+
+
+@pytest.fixture(scope="module")
+def adopting(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """A project on the wine sample, and the tree its copy has after an uninterrupted `make adopt` of
+    the penguins table."""
+    project = bake(tmp_path_factory.mktemp("adopting"), project_name="adopting")
+    reference = tmp_path_factory.mktemp("adopted") / project.name
+    shutil.copytree(project, reference, symlinks=True)
+    run(ADOPT_PENGUINS, reference)
+    assert dvc(reference, "status").strip().startswith("prepare:")  # the pipeline's input changed
+    return project, committed_tree(reference)
+
+
+ADOPT_PENGUINS = ["make", "adopt", f"DATA={TEST_DATA / 'penguins.csv'}", "TARGET=species"]
+
+
+@pytest.mark.parametrize("point", ADOPT_POINTS)
+def test_a_crash_in_adopt_then_adopt_again_ends_as_an_uninterrupted_adopt(
+    adopting: tuple[Path, str], tmp_path: Path, point: str
+) -> None:
+    original, adopted_tree = adopting
+    project = tmp_path / original.name
+    shutil.copytree(original, project, symlinks=True)
+    killed_at(point, ADOPT_PENGUINS, project)
+    assert (project / "data" / "raw" / "penguins.csv").exists()  # killed after the copy
+    assert "wine" in (project / "data" / "schema.yaml").read_text()  # and before the new schema
+    run(ADOPT_PENGUINS, project)  # the documented recovery: the same command again
+    assert committed_tree(project) == adopted_tree
+    assert not (project / "data" / "raw" / "wine.csv").exists()
+    status = dvc(project, "status", "data/raw/penguins.csv.dvc")
+    assert "up to date" in status, status  # the new table in DVC's cache, as committed
 
 
 def test_two_repros_at_once_one_waits_or_fails_clearly(tmp_path: Path) -> None:
@@ -180,21 +181,6 @@ def test_two_repros_at_once_one_waits_or_fails_clearly(tmp_path: Path) -> None:
     runs = client.search_runs([experiment.experiment_id])
     assert [r.info.status for r in runs] == ["FINISHED"]  # the pipeline ran once
     assert len(client.search_model_versions(f"name = '{project.name}'")) == 1
-
-
-def test_no_secret_reaches_generated_files_or_mlflow(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    secret = "wJalrXUtnFEMI-test-only-" + os.urandom(6).hex()
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", secret)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIATESTONLY")
-    project = bake(tmp_path)
-    dvc(project, "repro")
-    for path in project.rglob("*"):
-        if path.is_file() and ".git" not in path.parts:
-            assert secret.encode() not in path.read_bytes(), path
-    client = store(project)
-    experiment = client.get_experiment_by_name(project.name)
-    for logged in client.search_runs([experiment.experiment_id]):
-        assert secret not in repr(logged.data.params) + repr(logged.data.tags)
 
 
 def test_make_ui_points_to_the_tracking_server_pyproject_names(tmp_path: Path) -> None:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import OPTIONS, TEMPLATE, TEST_DATA, bake, load_module, locked_versions, run
+from conftest import OPTIONS, TEMPLATE, TEST_DATA, bake, dvc, load_module, locked_versions, run
 
 pre_gen = load_module(TEMPLATE / "hooks" / "pre_gen_project.py")
 dump_mlflow_schema = load_module(TEMPLATE / "tools" / "dump_mlflow_schema.py")
@@ -171,6 +171,9 @@ def test_generating_over_an_existing_project_stops_and_keeps_its_state(tmp_path:
     assert (project / ".git").is_dir() and not (project / ".dvc-plots").exists()
 
 
+WHO = {"NAME": "t", "EMAIL": "t@example.invalid"}
+
+
 def test_cookiecutter_installed_on_its_own_makes_the_same_project(tmp_path: Path) -> None:
     """cookiecutter in an environment of its own (as `pipx install cookiecutter` makes): no DVC or
     MLflow there, so the hook uses the `dvc` on PATH. The project is the same as one generated
@@ -212,8 +215,8 @@ def test_cookiecutter_installed_on_its_own_makes_the_same_project(tmp_path: Path
     for shared in shared_files:
         assert (projects[0] / shared).read_text() == (projects[1] / shared).read_text(), shared
 
-    # No DVC at all (only git on PATH): the hook says what to run once DVC is installed, and that
-    # makes the same DVC setup.
+    # No DVC at all (only git on PATH): the hook commits the rest and says what to run once DVC is
+    # installed; that makes the same DVC setup, committed, and the pipeline runs.
     git_only = tmp_path / "git-only"
     git_only.mkdir()
     (git_only / "git").symlink_to(shutil.which("git"))
@@ -224,12 +227,17 @@ def test_cookiecutter_installed_on_its_own_makes_the_same_project(tmp_path: Path
     note = next(line for line in without.stdout.splitlines() if "DVC not found" in line)
     project = tmp_path / "no-dvc" / "wine-quality"
     assert not (project / ".dvc").exists()
+    assert run(["git", "ls-files", "data/raw", ".dvc-plots"], project).stdout == ""  # left to DVC
+    author = {f"GIT_{who}_{what}": value for who in ("AUTHOR", "COMMITTER") for what, value in WHO.items()}
     for command in re.findall(r"`([^`]+)`", note.split("then", 1)[1]):
         words = shlex.split(command)
-        run([sys.executable, "-m", *words] if words[0] == "dvc" else words, project)
+        command_line = [sys.executable, "-m", *words] if words[0] == "dvc" else words
+        run(command_line, project, env={**os.environ, **author})
     assert not (project / ".dvc-plots").exists()
     for shared in shared_files:
         assert (project / shared).read_text() == (projects[1] / shared).read_text(), shared
+    assert run(["git", "status", "--porcelain"], project).stdout == ""
+    assert "register: models:/wine-quality@staging" in dvc(project, "repro")
 
 
 def store_contents(database: Path) -> tuple[dict, dict]:

@@ -28,6 +28,15 @@ from conftest import (
     run,
     sweep_output,
 )
+from crash import (
+    PROMOTE_POINTS,
+    REGISTER_POINTS,
+    RUN_LEFT_RUNNING,
+    alias_version,
+    assert_consistent,
+    killed_at,
+    new_commit,
+)
 from team_stack import ARTIFACT_BUCKET, AWS_ENV, DVC_BUCKET, TeamStack, free_port, postgres_bin
 
 pytestmark = pytest.mark.xdist_group("team")
@@ -179,14 +188,74 @@ def test_four_parallel_experiments_each_log_one_run_and_version_on_the_server(
     assert registered and {version.run_id for version in versions} == registered
 
 
-def test_no_secret_reaches_a_committed_file_or_the_server(stack: TeamStack, team_project: Path) -> None:
+def test_no_secret_reaches_a_file_the_database_or_an_artifact(stack: TeamStack, team_project: Path) -> None:
+    """The project used the S3 keys (DVC's remote, the server's artifact store): the secret key is
+    in no commit, no file of the project (DVC's config and cache included), nothing the tracking
+    server stored in PostgreSQL (params, tags, metrics, registry) and no object of either bucket."""
     secret = AWS_ENV["AWS_SECRET_ACCESS_KEY"]
-    tracked = run(["git", "grep", "-l", secret], team_project, check=False)
-    assert tracked.stdout == "", f"secret in committed files: {tracked.stdout}"
-    decision = yaml.safe_load((team_project / "reports" / "registration.json").read_text())
-    run_id = decision["mlflow_run_id"]
-    data = client(stack.tracking_uri).get_run(run_id).data
-    assert secret not in str(data.params) + str(data.tags)
+    commits = run(["git", "rev-list", "--all"], team_project).stdout.split()
+    assert len(commits) >= 2  # the generated commit and the one after repro
+    committed = run(
+        ["git", "grep", "--files-with-matches", "-F", secret, *commits], team_project, check=False
+    )
+    assert committed.returncode == 1, committed.stdout or committed.stderr  # 1: no match (an error is 128)
+    files = [path for path in team_project.rglob("*") if ".git" not in path.parts and path.is_file()]
+    assert any(path.match(".dvc/config") for path in files) and len(files) > 50
+    assert [str(path) for path in files if secret.encode() in path.read_bytes()] == []
+    database = stack.dump_database(postgres_bin())
+    assert team_project.name in database and "dvc_data_md5" in database  # the runs are in the dump
+    assert secret not in database
+    for bucket in (ARTIFACT_BUCKET, DVC_BUCKET):
+        stored = stack.object_contents(bucket)
+        assert stored, bucket
+        assert [key for key, content in stored.items() if secret.encode() in content] == []
+
+
+REGISTER_AND_PROMOTE = [*REGISTER_POINTS, *PROMOTE_POINTS]
+
+
+@pytest.fixture(scope="module")
+def team_crashed(stack: TeamStack, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A team-mode project that has run its pipeline once and promotes any candidate."""
+    project = bake_team(stack, tmp_path_factory.mktemp("team-crash"), "team-crash")
+    params = project / "params.yaml"
+    params.write_text(params.read_text().replace("must_beat_production: true", "must_beat_production: false"))
+    dvc(project, stack, "repro")
+    return project
+
+
+@pytest.mark.parametrize("point", REGISTER_AND_PROMOTE)
+def test_a_crash_in_register_or_promote_on_the_server_then_recovery_ends_consistent(
+    stack: TeamStack, team_crashed: Path, point: str
+) -> None:
+    """The fail points of register and promote against the tracking server on PostgreSQL: after the
+    kill, `dvc repro` (register) or `make promote` again ends as an uninterrupted run."""
+    project, env, server = team_crashed, stack.client_env(), client(stack.tracking_uri)
+    # A new gate threshold (met by any model): new inputs for register alone, so only it runs.
+    threshold = f"{{accuracy: 0.{REGISTER_AND_PROMOTE.index(point) + 1}}}"
+    commit = new_commit(project, "gate", threshold)
+    experiment = server.get_experiment_by_name(project.name).experiment_id
+    if point.startswith("register"):
+        killed_at(point, [sys.executable, "-m", "dvc", "repro"], project, env)
+        runs = server.search_runs([experiment], f"tags.git_commit = '{commit}'")
+        assert {r.info.status for r in runs} == ({"RUNNING"} if point in RUN_LEFT_RUNNING else {"FINISHED"})
+        recovery = dvc(project, stack, "repro").stdout
+        assert "Running stage 'train'" not in recovery and "register: models:/" in recovery
+        assert_consistent(project, commit, server, env)
+        killed = server.search_runs(
+            [experiment], f"tags.git_commit = '{commit}' and attributes.status = 'KILLED'"
+        )
+        assert len(killed) == (1 if point in RUN_LEFT_RUNNING else 0)
+        return
+    dvc(project, stack, "repro")
+    decision = assert_consistent(project, commit, server, env)
+    before = alias_version(server, project.name, "production")
+    killed_at(point, ["make", "promote"], project, env)
+    moved = alias_version(server, project.name, "production")
+    assert moved == (before if point == "promote.before_alias" else decision["model_version"])
+    run(["make", "promote"], project, env=env)
+    assert alias_version(server, project.name, "production") == decision["model_version"]
+    assert_consistent(project, commit, server, env)
 
 
 def test_tracking_server_down_fails_fast_records_nothing_then_recovers(

@@ -25,6 +25,7 @@ from urllib.parse import urlparse
 
 from . import schema
 from .errors import PipelineError, run_main
+from .failpoints import fail_point
 from .files import atomic_path
 from .table import read_table, table_format
 
@@ -80,8 +81,10 @@ def adopt(source: str, target: str, task: str, endpoint_url: str = "") -> schema
     """Switch the project to the table at `source` (see the module docstring); return its schema."""
     previous = schema.load().raw if schema.SCHEMA_FILE.exists() else ""
     table = stage_table(source, target, task, endpoint_url)
+    fail_point("adopt.table_copied")
     if previous and previous != table.raw and Path(previous + ".dvc").exists():
         dvc("remove", "--outs", previous + ".dvc")  # its data stays in the cache and in git history
+        fail_point("adopt.previous_removed")
     if is_url(source):
         config = (
             ["--fs-config", f"endpointurl={endpoint_url}"]
@@ -91,6 +94,7 @@ def adopt(source: str, target: str, task: str, endpoint_url: str = "") -> schema
         dvc("import-url", "--force", *config, source, table.raw)
     else:
         dvc("add", "--quiet", table.raw)
+    fail_point("adopt.data_added")
     schema.dump(table)
     return table
 

@@ -5,11 +5,15 @@ with SIGKILL, as a power cut or the kernel's OOM killer would (no cleanup, no `f
 
     FAIL_POINT=register.version_created dvc repro
 
-The points, in the order a run reaches them: train.model_written (before DVC records the stage),
-evaluate.metrics_logged (the metrics written, not the plots), register.run_started,
-register.model_logged, register.version_created, register.alias_moved (before the decision file
-is written); promote.before_alias, promote.alias_moved. To add one: call `fail_point("<module>.<moment>")`
-right after the write it follows, list it here, and give it a case in the crash tests.
+The points, in the order each command reaches them:
+- the pipeline: train.model_written (before DVC records the stage), evaluate.metrics_logged (the
+  metrics written, not the plots), register.run_started, register.model_logged,
+  register.version_created, register.alias_moved (before the decision file is written);
+- `make promote`: promote.before_alias, promote.alias_moved;
+- `make adopt`: adopt.table_copied, adopt.previous_removed, adopt.data_added (before the schema);
+- the template's post-generation hook: hook.store_created, hook.git_initialised, hook.dvc_initialised.
+To add one: call `fail_point("<module>.<moment>")` right after the write it follows, list it here,
+and give it a case in the crash tests.
 """
 
 from __future__ import annotations

@@ -1,0 +1,103 @@
+"""What the crash tests share: a kill at a named fail point, proven; a new commit for new inputs;
+and the state an uninterrupted run leaves, checked on the project's store (SQLite or a server)."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sqlite3
+import subprocess
+import sys
+from contextlib import closing
+from pathlib import Path
+
+from conftest import run
+from mlflow import MlflowClient
+
+IDENTITY = ["-c", "user.name=t", "-c", "user.email=t@example.invalid"]
+REGISTER_POINTS = [
+    "register.run_started",
+    "register.model_logged",
+    "register.version_created",
+    "register.alias_moved",
+]
+PIPELINE_POINTS = ["train.model_written", "evaluate.metrics_logged", *REGISTER_POINTS]
+PROMOTE_POINTS = ["promote.before_alias", "promote.alias_moved"]
+# After a kill at these, the next run of register starts a new MLflow run (the killed one is
+# marked KILLED); at the later ones, it reuses the finished run and its version.
+RUN_LEFT_RUNNING = {"register.run_started", "register.model_logged"}
+
+
+def killed_at(point: str, command: list[str], project: Path, env: dict | None = None) -> str:
+    """Run `command` with FAIL_POINT=point; check that it ended killed by SIGKILL, not otherwise.
+    Return its output."""
+    result = subprocess.run(
+        command, cwd=project, capture_output=True, text=True, env={**(env or os.environ), "FAIL_POINT": point}
+    )
+    output = result.stdout + result.stderr
+    # A process killed by SIGKILL shows as exit status -9 to the one that started it: DVC says
+    # "exited with -9", make "make: *** [Makefile:<n>: <target>] Killed", cookiecutter "(exit status:
+    # -9)". Started through a shell that forks it (dash, Debian's /bin/sh: DVC's when SHELL is unset,
+    # make's for a line with quotes), the shell prints "Killed" and exits with 137 (128 + 9).
+    direct = ("exited with -9", "] Killed", "(exit status: -9)")
+    through_shell = re.search(r"^\s*Killed$", output, re.MULTILINE) and (
+        "exited with 137" in output or "] Error 137" in output
+    )
+    assert result.returncode != 0 and (any(m in output for m in direct) or through_shell), output
+    return output
+
+
+def new_commit(project: Path, param: str, value: str) -> str:
+    """Commit params.yaml with the first `param:` line set to `value` (new inputs for every stage
+    that reads it), returned as the commit's hash."""
+    params = project / "params.yaml"
+    text, found = re.subn(
+        rf"^(\s*{param}:) [^#\n]*?(\s*#|$)", rf"\1 {value}\2", params.read_text(), count=1, flags=re.M
+    )
+    assert found, param
+    params.write_text(text)
+    run(["git", *IDENTITY, "commit", "--quiet", "-m", f"{param}: {value}", "params.yaml"], project)
+    return run(["git", "rev-parse", "HEAD"], project).stdout.strip()
+
+
+def dvc_status(project: Path, env: dict | None = None) -> str:
+    return run([sys.executable, "-m", "dvc", "status"], project, env=env).stdout
+
+
+def alias_version(client: MlflowClient, name: str, alias: str) -> int | None:
+    """The version number `alias` points to (a string from a tracking server, an int from SQLite)."""
+    version = client.get_registered_model(name).aliases.get(alias)
+    return None if version is None else int(version)
+
+
+def assert_consistent(project: Path, commit: str, client: MlflowClient, env: dict | None = None) -> dict:
+    """The state an uninterrupted run on `commit` leaves: one FINISHED MLflow run for it (others
+    KILLED), one registry version per run, `staging` on the finished run's version, the decision
+    file saying so, an intact store (SQLite's integrity check, for a local one), DVC up to date and
+    no leftover temporary file. Returns the decision."""
+    experiment = client.get_experiment_by_name(project.name)
+    runs = client.search_runs([experiment.experiment_id], f"tags.git_commit = '{commit}'")
+    statuses = sorted(r.info.status for r in runs)
+    assert statuses.count("FINISHED") == 1 and set(statuses) <= {"FINISHED", "KILLED"}, statuses
+    finished = next(r for r in runs if r.info.status == "FINISHED")
+    for logged in runs:
+        versions = client.search_model_versions(
+            f"name = '{project.name}' and run_id = '{logged.info.run_id}'"
+        )
+        assert len(versions) == (1 if logged is finished else 0), (logged.info.status, versions)
+    version = client.search_model_versions(f"run_id = '{finished.info.run_id}'")[0]
+    assert alias_version(client, project.name, "staging") == int(version.version)
+    decision = json.loads((project / "reports" / "registration.json").read_text())
+    assert (decision["mlflow_run_id"], decision["model_version"]) == (
+        finished.info.run_id,
+        int(version.version),
+    )
+    if (project / "mlflow.db").exists():
+        with closing(sqlite3.connect(project / "mlflow.db")) as db:
+            assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    assert dvc_status(project, env).strip().endswith("Data and pipelines are up to date.")
+    for folder in ("reports", "models", "dvclive"):
+        leftovers = [path.name for path in (project / folder).rglob("*") if ".tmp" in path.name]
+        assert leftovers == [], leftovers
+    return decision
