@@ -21,6 +21,8 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -98,6 +100,40 @@ def http_ok(url: str, data: bytes | None = None) -> bool:
     request = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json"})
     with urllib.request.urlopen(request, timeout=3) as response:
         return response.status == 200
+
+
+@contextmanager
+def served(
+    project: Path, target: list[str], port: int, ready: str, log: Path, env: dict | None = None
+) -> Iterator[str]:
+    """`make <target>` (a server on `port`, its output into `log`) until the block ends; yields its
+    URL once GET `ready` answers 200."""
+    with log.open("w") as output:
+        server = subprocess.Popen(
+            ["make", *target],
+            cwd=project,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            env=env,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}{ready}", timeout=10) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                pass
+            assert server.poll() is None and time.monotonic() < deadline, f"never ready:\n{log.read_text()}"
+            time.sleep(0.5)
+        yield url
+    finally:
+        if server.poll() is None:
+            os.killpg(server.pid, signal.SIGTERM)
+            server.wait(timeout=60)
 
 
 @dataclass

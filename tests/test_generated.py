@@ -27,6 +27,12 @@ GITHUB_EXPRESSION = re.compile(r"\$\{\{ [A-Za-z_.]+ \}\}")  # ${{ secrets.X }} i
 combos = pytest.mark.parametrize(
     "combo", [pytest.param(c, id=c.id, marks=pytest.mark.xdist_group(c.id)) for c in COMBOS]
 )
+# A local remote changes only DVC's config, the git hooks and the README, none of the code or the
+# tests: a project's own tests and lint run once per data set and model, without it.
+combos_without_remote = pytest.mark.parametrize(
+    "combo",
+    [pytest.param(c, id=c.id, marks=pytest.mark.xdist_group(c.id)) for c in COMBOS if not c.local_remote],
+)
 
 
 @combos
@@ -134,7 +140,7 @@ def test_repro_is_deterministic_and_data_reaches_the_remote(combo: Combo, reprod
         assert before["models/model.joblib"] in remote_files
 
 
-@combos
+@combos_without_remote
 def test_generated_project_passes_its_own_tests_and_lint(combo: Combo, reproduced) -> None:
     project = reproduced(combo)
     result = run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"], project, check=False)

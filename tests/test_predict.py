@@ -15,7 +15,7 @@ import tomllib
 import urllib.error
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -23,10 +23,10 @@ import pandas as pd
 import pytest
 import yaml
 from conftest import bake, locked_versions, run
-from team_stack import free_port, listening_addresses
+from team_stack import free_port, listening_addresses, served
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    pass
 
 pytestmark = pytest.mark.xdist_group("predict")
 
@@ -130,32 +130,6 @@ def post(url: str, payload: object) -> tuple[int, object]:
             return response.status, json.loads(response.read())
     except urllib.error.HTTPError as error:
         return error.code, json.loads(error.read() or b"null")
-
-
-@contextmanager
-def served(project: Path, target: list[str], port: int, ready: str, log: Path) -> Iterator[str]:
-    """`make <target>` (a server on `port`, its output into `log`) until the block ends; yields its
-    URL once GET `ready` answers 200."""
-    with log.open("w") as output:
-        server = subprocess.Popen(
-            ["make", *target], cwd=project, stdout=output, stderr=subprocess.STDOUT, start_new_session=True
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}{ready}", timeout=10) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                pass
-            assert server.poll() is None and time.monotonic() < deadline, f"never ready:\n{log.read_text()}"
-            time.sleep(0.5)
-        yield url
-    finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=60)
 
 
 def bento_served(project: Path, port: int, log: Path) -> AbstractContextManager[str]:

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import shutil
 import subprocess
 import sys
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import pytest
 import yaml
 from conftest import TEMPLATE, bake, load_module, locked_versions, run
+from team_stack import free_port, listening_addresses, served
 
 pytestmark = pytest.mark.xdist_group("setup")
 SUPPORTED_PYTHON = load_module(TEMPLATE / "hooks" / "pre_gen_project.py").SUPPORTED_PYTHON
@@ -62,11 +67,38 @@ def test_make_targets_work_in_a_fresh_project(tmp_path: Path) -> None:
     hooks_env = {**env, "PRE_COMMIT_HOME": str(tmp_path / "pre-commit-cache")}
     checked = run([".venv/bin/pre-commit", "run", "--all-files"], project, env=hooks_env).stdout
     assert "ruff check" in checked and "Passed" in checked and "Failed" not in checked
+    # A notebook saved with outputs: the nbstripout hook strips them back to the committed file.
+    notebook = project / "notebooks" / "explore.ipynb"
+    committed = notebook.read_text()
+    executed = json.loads(committed)
+    code = next(cell for cell in executed["cells"] if cell["cell_type"] == "code")
+    code.update(execution_count=1, outputs=[{"output_type": "stream", "name": "stdout", "text": ["rows\n"]}])
+    notebook.write_text(json.dumps(executed))
+    stripped = run(
+        [".venv/bin/pre-commit", "run", "nbstripout", "--all-files"], project, check=False, env=hooks_env
+    )
+    assert stripped.returncode == 1 and "files were modified by this hook" in stripped.stdout, stripped.stdout
+    assert notebook.read_text() == committed
     assert "register: models:/wine-quality@staging -> version 1" in make("repro")
     assert " passed" in make("test")
     make("lint")
     assert "models:/wine-quality@production -> version 1" in make("promote")
     assert "1 (production, staging)" in make("compare")
+    # JupyterLab: added to .venv on first use, on 127.0.0.1 only, behind a token.
+    port = free_port()
+    target = ["notebook", f"NOTEBOOK_PORT={port}"]
+    log = tmp_path / "notebook.log"
+    with served(project, target, port, "/login", log, env) as url:
+        assert listening_addresses(port) == {"127.0.0.1"}
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(f"{url}/api/contents/explore.ipynb", timeout=10)
+        assert refused.value.code == 403  # no token, no notebook
+        token = re.search(r"[?&]token=([0-9a-f]+)", log.read_text())
+        assert token, log.read_text()
+        with urllib.request.urlopen(f"{url}/api/contents?token={token[1]}", timeout=10) as listing:
+            names = {item["name"] for item in json.load(listing)["content"]}
+        assert {"explore.ipynb", "compare.ipynb"} <= names
+    assert run([".venv/bin/python", "-c", "import jupyterlab"], project).returncode == 0
     # A checkout runs DVC's hook only: ruff checks commits, not checkouts.
     checkout = run(["git", "checkout", "--", "params.yaml"], project, env=hooks_env)
     output = checkout.stdout + checkout.stderr
@@ -106,11 +138,13 @@ def test_make_setup_refuses_a_python_older_than_the_project_needs(tmp_path: Path
     assert not (project / ".venv").exists()
 
 
-def test_pre_commit_pins_the_ruff_of_the_lock(tmp_path: Path) -> None:
+def test_pre_commit_pins_the_ruff_and_nbstripout_of_the_lock(tmp_path: Path) -> None:
     project = bake(tmp_path)
     lock = locked_versions(project / "uv.lock")
     config = yaml.safe_load((project / ".pre-commit-config.yaml").read_text())
     ruff_hooks = [hook for repo in config["repos"] for hook in repo["hooks"] if hook["id"].startswith("ruff")]
     assert len(ruff_hooks) == 2
     assert all(hook["additional_dependencies"] == [f"ruff=={lock['ruff']}"] for hook in ruff_hooks)
+    (stripper,) = [hook for repo in config["repos"] for hook in repo["hooks"] if hook["id"] == "nbstripout"]
+    assert stripper["additional_dependencies"] == [f"nbstripout=={lock['nbstripout']}"]
     assert "pre-push" not in config["default_install_hook_types"]  # no remote: nothing to push to

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -17,6 +19,9 @@ PROJECT_ROOT = Path(__file__).resolve().parents[1]
 TABLE = schema.load(PROJECT_ROOT / schema.SCHEMA_FILE)  # the project's table, as data/schema.yaml has it
 TARGET = TABLE.target
 RAW_DATA = PROJECT_ROOT / TABLE.raw
+COPY_SKIPS = shutil.ignore_patterns(
+    ".venv", "mlflow.db", "mlartifacts", "mlruns", ".pytest_cache", "__pycache__"
+)
 
 
 @pytest.fixture(autouse=True)
@@ -54,3 +59,28 @@ def mlflow_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
     return uri
+
+
+def local_store(project: Path) -> str:
+    return f"sqlite:///{project / 'mlflow.db'}"
+
+
+@pytest.fixture(scope="session")
+def reproduced(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of the project (with its git and DVC state) after `dvc repro --force`, logged to a new
+    SQLite store in the copy, also when the project is configured for a team tracking server."""
+    if not (PROJECT_ROOT / ".dvc").is_dir():
+        pytest.skip("not a DVC project yet: take the DVC steps the generation printed (`dvc init` ...)")
+    copy = tmp_path_factory.mktemp("project") / PROJECT_ROOT.name
+    shutil.copytree(PROJECT_ROOT, copy, ignore=COPY_SKIPS, symlinks=True)
+    env = {
+        **os.environ,
+        "MLFLOW_TRACKING_URI": local_store(copy),
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+        "DVC_NO_ANALYTICS": "1",
+    }
+    env.pop("DVC_ROOT", None)
+    repro = [sys.executable, "-m", "dvc", "repro", "--force"]
+    result = subprocess.run(repro, cwd=copy, env=env, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return copy

@@ -80,6 +80,21 @@ def read_table(source: str | Path, storage_options: dict | None = None) -> pd.Da
     return frame
 
 
+def read_at_revision(path: str, rev: str | None = None) -> pd.DataFrame:
+    """The DVC-tracked table at `path` as it was at `rev` (a commit, branch, tag or DVC experiment;
+    None: the workspace), read through DVC from its cache or remote."""
+    import dvc.api
+    import pandas as pd
+
+    kind = table_format(path)
+    with dvc.api.open(path, rev=rev, mode="rb") as file:
+        if kind == "parquet":
+            return pd.read_parquet(file)
+        suffix = path.rsplit(".", 1)[-1].lower()
+        compression = {"gz": "gzip", "bz2": "bz2", "xz": "xz", "zst": "zstd", "zip": "zip"}.get(suffix)
+        return pd.read_csv(file, compression=compression)
+
+
 def check_unique_header(source: str, frame: pd.DataFrame, storage_options: dict | None) -> None:
     """pandas renames a repeated CSV column name (`a`, `a.1`): read the header itself to refuse it."""
     if not any("." in str(name) for name in frame.columns):

@@ -53,6 +53,8 @@ MLFLOW_DEFAULTS = {  # each one unless set in the environment
     # A logged model carries its own pinned requirements (log_model), not a copy of the project's
     # whole uv.lock and pyproject.toml, which MLflow would add on finding them (and say so).
     "MLFLOW_UV_AUTO_DETECT": "false",
+    # No progress bar per artifact transfer in stage logs and notebooks.
+    "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
 }
 SERVER_CHECK_SECONDS = 5
 RACE_ATTEMPTS = 3  # see again_if_raced
