@@ -188,9 +188,13 @@ class TeamStack:
         log = self.pg_data / "postgres.log"
         pg_ctl = [str(bin_dir / "pg_ctl"), "-D", str(cluster), "-o", options, "-l", str(log), "-w", "start"]
         subprocess.run(self.as_postgres_user(pg_ctl), check=True, capture_output=True)
-        env = {**os.environ, "PGPASSWORD": self.pg_password}
-        createdb = [
-            str(bin_dir / "createdb"),
+        self.run_on_database(bin_dir, "createdb")
+
+    def run_on_database(self, bin_dir: Path, program: str) -> str:
+        """Run one of PostgreSQL's client programs (createdb, pg_dump) on the `mlflow` database, as
+        its owner; return what it printed."""
+        command = [
+            str(bin_dir / program),
             "-h",
             "127.0.0.1",
             "-p",
@@ -199,22 +203,12 @@ class TeamStack:
             "mlflow",
             "mlflow",
         ]
-        subprocess.run(createdb, check=True, capture_output=True, env=env)
+        env = {**os.environ, "PGPASSWORD": self.pg_password}
+        return subprocess.run(command, check=True, capture_output=True, text=True, env=env).stdout
 
     def dump_database(self, bin_dir: Path) -> str:
         """Everything the tracking server keeps in PostgreSQL, as `pg_dump` writes it (SQL text)."""
-        dump = [
-            str(bin_dir / "pg_dump"),
-            "-h",
-            "127.0.0.1",
-            "-p",
-            str(self.pg_port),
-            "-U",
-            "mlflow",
-            "mlflow",
-        ]
-        env = {**os.environ, "PGPASSWORD": self.pg_password}
-        return subprocess.run(dump, check=True, capture_output=True, text=True, env=env).stdout
+        return self.run_on_database(bin_dir, "pg_dump")
 
     def stop_postgres(self, bin_dir: Path) -> None:
         if self.pg_data and (self.pg_data / "cluster" / "postmaster.pid").exists():
