@@ -178,3 +178,76 @@ def test_four_parallel_jobs_on_a_new_store_each_log_one_run_and_version(tmp_path
     assert registered, "no experiment passed the gate: the test checks nothing about versions"
     assert sorted(int(v.version) for v in versions) == list(range(1, len(registered) + 1))
     assert {v.run_id for v in versions} == {decision["mlflow_run_id"] for decision in registered}
+
+
+def study_trials(project: Path) -> list:
+    """The trials of the project's `tune` study, as Optuna's journal file holds them."""
+    import optuna
+    from optuna.storages import JournalStorage
+    from optuna.storages.journal import JournalFileBackend
+
+    storage = JournalStorage(JournalFileBackend(str(project / ".optuna" / "tune.jsonl")))
+    return optuna.load_study(study_name="tune", storage=storage).get_trials(deepcopy=False)
+
+
+def test_a_study_runs_each_trial_as_an_experiment_and_resumes_after_a_kill(tmp_path: Path) -> None:
+    """`make tune`: 4 trials, 2 at a time, the first one with a value the pipeline refuses (as
+    Optuna's enqueue_trial sets it); then a run killed with SIGKILL once its trials run (a fail
+    point), and the same command again, which settles them before running its own."""
+    import optuna
+    from optuna.storages import JournalStorage
+    from optuna.storages.journal import JournalFileBackend
+    from optuna.trial import TrialState
+
+    project = bake(tmp_path, project_name="tuned")
+    dvc(project, "repro")
+    run(["git", "add", "--all"], project)
+    run(
+        ["git", "-c", "user.name=t", "-c", "user.email=t@example.invalid", "commit", "-qm", "baseline"],
+        project,
+    )
+    (project / ".optuna").mkdir()
+    storage = JournalStorage(JournalFileBackend(str(project / ".optuna" / "tune.jsonl")))
+    study = optuna.create_study(study_name="tune", storage=storage, direction="maximize")
+    study.enqueue_trial({"train.n_estimators": 20, "train.max_depth": 4, "train.min_samples_leaf": 0})
+
+    tune = [sys.executable, "-m", "tuned.tune", "--study", "tune", "--jobs", "2"]
+    result = run([*tune, "--trials", "4"], project, check=False)
+    assert result.returncode == 0, sweep_output(project, result)
+    assert "tune: 2/4 trials (tune-0 failed)" in result.stdout and "tune: 4/4 trials\n" in result.stdout
+    states = [trial.state for trial in study_trials(project)]
+    assert states == [TrialState.FAIL] + [TrialState.COMPLETE] * 3, states
+
+    # Killed (SIGKILL) once its two trials are queued and DVC's workers started: the same command
+    # again lets them finish and tells them to Optuna, then runs its own.
+    env = {**os.environ, "FAIL_POINT": "sweep.queue_started"}
+    killed = run([*tune, "--trials", "2"], project, check=False, env=env)
+    assert killed.returncode == -9, sweep_output(project, killed)
+    assert [trial.state for trial in study_trials(project)][-2:] == [TrialState.RUNNING] * 2
+    resumed = run([*tune, "--trials", "1"], project, check=False)
+    assert resumed.returncode == 0, sweep_output(project, resumed)
+    assert "tune: finishing" in resumed.stdout
+    trials = study_trials(project)
+    assert [trial.state for trial in trials] == [TrialState.FAIL] + [TrialState.COMPLETE] * 6
+    assert workers_exit(project), "DVC's queue workers kept running after the study"
+
+    # Every finished trial is an experiment with one MLflow run, tagged with the study and trial.
+    _, runs = project_runs(project)
+    by_exp = checked_runs_by_experiment(project, runs)
+    tagged = {
+        name: (logged.data.tags.get("optuna_study"), logged.data.tags.get("optuna_trial"))
+        for name, logged in by_exp.items()
+    }
+    assert tagged == {f"tune-{n}": ("tune", str(n)) for n in range(1, 7)}
+    for trial in trials[1:]:
+        logged = by_exp[f"tune-{trial.number}"]
+        assert trial.value == logged.data.metrics["f1_macro"]
+        assert {
+            key: int(value) for key, value in logged.data.params.items() if key in trial.params
+        } == trial.params
+
+    # The best trial, adopted as printed: nothing runs again.
+    best = max(trials[1:], key=lambda trial: trial.value)
+    assert f"To adopt it: dvc exp apply tune-{best.number} && make promote" in resumed.stdout
+    dvc(project, "exp", "apply", f"tune-{best.number}")
+    assert "Data and pipelines are up to date" in dvc(project, "repro")

@@ -58,6 +58,29 @@ def test_bad_value_names_the_key(tmp_path: Path, change, expected: str) -> None:
         load_params(write_params(tmp_path, change))
 
 
+@pytest.mark.parametrize(
+    ("space", "expected"),
+    [
+        ({"prepare.seed": [1, 2]}, "tune.space.prepare.seed is not a param of train"),
+        (
+            {"train.max_depth": {"low": 8, "high": 2}},
+            "tune.space.train.max_depth: low must be below high, got 8 and 2",
+        ),
+        ({"train.regularization": {"low": 0, "high": 1, "log": True}}, "a log scale needs low > 0, got 0"),
+        ({"train.model": ["linear"]}, "tune.space.train.model lists 1 choice"),
+        ({}, "tune.space names no param"),
+    ],
+)
+def test_a_bad_search_space_names_the_param(tmp_path: Path, space: dict, expected: str) -> None:
+    with pytest.raises(PipelineError, match=expected.replace(".", r"\.").replace("(", r"\(")):
+        load_params(write_params(tmp_path, lambda p: p["tune"].update(space=space)))
+
+
+def test_the_objective_is_a_metric_of_the_task(tmp_path: Path) -> None:
+    with pytest.raises(PipelineError, match="tune.metric 'nonsense' is not a metric of this task"):
+        load_params(write_params(tmp_path, lambda p: p["tune"].update(metric="nonsense")))
+
+
 def test_gate_threshold_outside_the_metric_range(tmp_path: Path) -> None:
     name, metric = next((n, m) for n, m in METRICS.items() if m.high != float("inf"))
     with pytest.raises(PipelineError, match=rf"register\.gate\.{name} must lie in"):

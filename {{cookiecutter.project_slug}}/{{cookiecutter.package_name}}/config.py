@@ -68,6 +68,48 @@ class PromoteParams(Section):
     must_beat_production: bool = Field(description="refuse a candidate no better than production")
 
 
+class Range(Section):
+    """A range of values to search: integers when both ends are, else numbers; `log` for a log scale."""
+
+    low: int | float
+    high: int | float
+    log: bool = False
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Range:
+        if not self.low < self.high:
+            raise ValueError(f"low must be below high, got {self.low} and {self.high}")
+        if self.log and self.low <= 0:
+            raise ValueError(f"a log scale needs low > 0, got {self.low}")
+        return self
+
+
+class TuneParams(Section):
+    metric: str | None = Field(description="the objective; null: the task's first ranking metric")
+    space: dict[str, Range | list[str | int | float | bool]]
+
+    @model_validator(mode="after")
+    def _space_of_train_params(self, info: ValidationInfo) -> TuneParams:
+        metrics = (info.context or {}).get("metrics", {})
+        if self.metric is not None and metrics and self.metric not in metrics:
+            raise ValueError(
+                f"metric {self.metric!r} is not a metric of this task; use one of {', '.join(metrics)}"
+            )
+        if not self.space:
+            raise ValueError(
+                "space names no param; give one or more, e.g. train.max_depth: {low: 2, high: 16}"
+            )
+        for name, values in self.space.items():
+            section, _, key = name.partition(".")
+            if section != "train" or key not in TrainParams.model_fields:
+                raise ValueError(
+                    f"space.{name} is not a param of train; use train.<{'|'.join(TrainParams.model_fields)}>"
+                )
+            if isinstance(values, list) and len(values) < 2:
+                raise ValueError(f"space.{name} lists {len(values)} choice(s); give two or more, or a range")
+        return self
+
+
 class Params(Section):
     prepare: PrepareParams
     train: TrainParams
@@ -75,6 +117,7 @@ class Params(Section):
     # `register` would shadow BaseModel.register (from ABCMeta): read the section under another name.
     registry: RegisterParams = Field(alias="register")
     promote: PromoteParams
+    tune: TuneParams
 
     def flat(self, *sections: str) -> dict[str, Any]:
         """The given sections as `section.key` -> value, the way DVC and MLflow show params."""
@@ -98,16 +141,25 @@ def load_params(path: Path = PARAMS_FILE, schema_path: Path = schema.SCHEMA_FILE
         raise PipelineError(f"{path}: {describe(error)}") from None
 
 
+def is_union_member(part: str | int) -> bool:
+    """Whether a part of pydantic's error location names the member of a union it tried (a range
+    or a list of choices in tune.space), rather than a key."""
+    return isinstance(part, str) and ("[" in part or part == "Range")
+
+
 def describe(error: ValidationError) -> str:
     """Turn pydantic's first error into `key.path must be ..., got value`."""
     first = error.errors()[0]
-    key = ".".join(str(part) for part in first["loc"])
+    # Without the union member pydantic tried (e.g. `Range` in tune.space.<param>.Range).
+    key = ".".join(str(part) for part in first["loc"] if not is_union_member(part))
     message = first["msg"].removeprefix("Value error, ")
     if first["type"] == "missing":
         return f"{key} is missing"
     if first["type"] == "extra_forbidden":
         return f"{key} is not a known setting (a typo?)"
-    if message.startswith("gate."):
+    if message.startswith(("gate.", "space", "metric ")):
         return f"{key.removesuffix('.gate')}.{message}" if key else message
+    if first["type"] == "value_error":
+        return f"{key}: {message}"
     message = message.replace("Input should be", "must be")
     return f"{key} {message}, got {first['input']!r}"

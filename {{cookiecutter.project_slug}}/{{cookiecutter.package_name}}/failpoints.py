@@ -11,6 +11,7 @@ The points, in the order each command reaches them:
   register.version_created, register.alias_moved (before the decision file is written);
 - `make promote`: promote.before_alias, promote.alias_moved;
 - `make adopt`: adopt.table_copied, adopt.previous_removed, adopt.data_added (before the schema);
+- `make sweep` and `make tune`: sweep.queue_started (experiments queued, DVC's workers started);
 - the template's post-generation hook: hook.store_created, hook.git_initialised, hook.dvc_initialised.
 To add one: call `fail_point("<module>.<moment>")` right after the write it follows, list it here,
 and give it a case in the crash tests.

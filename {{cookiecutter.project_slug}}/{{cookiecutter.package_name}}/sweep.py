@@ -35,6 +35,7 @@ from pathlib import Path
 
 from . import tracking
 from .errors import ERROR_PREFIX, PipelineError, run_main
+from .failpoints import fail_point
 
 FINISHED = ("Success", "Failed")
 LOG_TAIL_LINES = 12  # of a failed experiment's log, printed at the end
@@ -130,6 +131,7 @@ def run_queue(waiting: set[str], jobs: int, timeout: float, stall: float = 15.0)
     """
     saved_before = experiments_saved()
     dvc("queue", "start", "--jobs", str(jobs))
+    fail_point("sweep.queue_started")  # the workers run on without this process
     started = time.monotonic()
     deadline = started + timeout
     last_event, last_saved, restarts = started, 0, 0
