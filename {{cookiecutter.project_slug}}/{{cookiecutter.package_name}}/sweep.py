@@ -237,11 +237,16 @@ def run_grid(
     return states, logs
 
 
-def stop_idle_workers() -> None:
-    """Stop DVC queue workers left running after the queue emptied."""
+def stop_idle_workers(wait: float = 30.0) -> None:
+    """Stop DVC queue workers left running after the queue emptied, and wait for them to exit: a
+    worker still shutting down may take an experiment queued meanwhile (the next batch of
+    `make tune`) and never run it."""
     for pid in worker_pids():
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + wait
+    while worker_pids() and time.monotonic() < deadline:
+        time.sleep(0.2)
 
 
 def main() -> None:
