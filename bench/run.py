@@ -1,6 +1,6 @@
 """Benchmark a generated project: what the template costs on top of DVC and of the ML work itself.
 
-    .venv/bin/python bench/run.py [--repeats 3] [--sizes 10000,100000,1000000] [--only 1,2,4,5,7,8]
+    .venv/bin/python bench/run.py [--repeats 3] [--sizes 10000,100000,1000000] [--only 1,2,4,5,7,8,9]
 
 Measures 5, 6 and 7 use a synthetic table of 20 feature columns (15 numbers, 5 text categories)
 with 10% of the cells empty, brought in as a user brings a table. Each figure is the median of
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import shutil
 import statistics
 import subprocess
@@ -330,6 +331,31 @@ def measure_sweep(scratch: Path) -> list[tuple[str, str, str]]:
     ]
 
 
+def tune(project: Path, study: str, jobs: int) -> float:
+    """`make tune` for 16 trials of a new study; return the study's own work per trial (asking,
+    queueing, telling), as it prints it."""
+    command = ["--trials", "16", "--jobs", str(jobs), "--study", study]
+    output = sh(sys.executable, "-m", f"{PACKAGE}.tune", *command, cwd=project)
+    return float(re.search(r"\(asking, queueing, telling\) ([0-9.]+) s per trial", output)[1])
+
+
+def measure_tune(scratch: Path) -> list[tuple[str, str, str]]:
+    project = first_model(scratch / "tune")
+    sh("git", "add", "--all", cwd=project)
+    commit(project, "baseline")
+    own_work = []
+    parallel = seconds(lambda: own_work.append(tune(project, "two-jobs", jobs=2)))
+    serial = seconds(lambda: own_work.append(tune(project, "one-job", jobs=1)))
+    return [
+        (
+            "(9) 16 trials via `make tune`: 1 job / 2 jobs",
+            f"{serial:.0f} s / {parallel:.0f} s = {serial / parallel:.2f}x",
+            ">= 1.7x",
+        ),
+        ("(9) the study's own work per trial (asking, queueing, telling), the larger of the two", f"{max(own_work):.2f} s", "<= 0.5 s"),
+    ]  # fmt: skip
+
+
 def measure_scale(scratch: Path, sizes: list[int], repeats: int) -> list[tuple[str, str, str]]:
     rows = []
     scale = first_model(scratch / "scale")
@@ -450,7 +476,7 @@ def main() -> None:
         "--only",
         default="1,2,4,5,7,8",
         help="which measures: 1, 2 (measures 2 and 3), 4, 5 (the scale check, and 6 and 3 at its "
-        "largest size), 7, 8 (set-up: make demo from a clone, make setup)",
+        "largest size), 7, 8 (set-up: make demo from a clone, make setup), 9 (make tune)",
     )
     args = parser.parse_args()
     chosen = set(args.only.split(","))
@@ -469,6 +495,8 @@ def main() -> None:
             rows += measure_own_table(scratch, args.repeats)
         if "8" in chosen:
             rows += measure_setup(scratch, args.repeats)
+        if "9" in chosen:
+            rows += measure_tune(scratch)
 
     print(
         f"\nMachine: {os.cpu_count()} cores, Python {sys.version.split()[0]}; medians of {args.repeats} runs\n"

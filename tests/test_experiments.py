@@ -6,6 +6,8 @@ import contextlib
 import json
 import os
 import re
+import signal
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -190,10 +192,21 @@ def study_trials(project: Path) -> list:
     return optuna.load_study(study_name="tune", storage=storage).get_trials(deepcopy=False)
 
 
-def test_a_study_runs_each_trial_as_an_experiment_and_resumes_after_a_kill(tmp_path: Path) -> None:
-    """`make tune`: 4 trials, 2 at a time, the first one with a value the pipeline refuses (as
-    Optuna's enqueue_trial sets it); then a run killed with SIGKILL once its trials run (a fail
-    point), and the same command again, which settles them before running its own."""
+def running_experiment(project: Path, seconds: float = 90) -> bool:
+    """Whether `dvc queue status` shows an experiment running within `seconds`."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if re.search(r" Running\s*$", dvc(project, "queue", "status"), re.MULTILINE):
+            return True
+        time.sleep(0.5)
+    return False
+
+
+def test_a_study_runs_each_trial_as_an_experiment_and_resumes_after_ctrl_c_and_a_kill(tmp_path: Path) -> None:
+    """`make tune`: 2 trials at a time, the first one with a value the pipeline refuses (as
+    Optuna's enqueue_trial sets it); then a run stopped by Ctrl-C while its trials run; then one
+    killed with SIGKILL once its trials are queued (a fail point), and the same command again,
+    which settles them before running its own."""
     import optuna
     from optuna.storages import JournalStorage
     from optuna.storages.journal import JournalFileBackend
@@ -212,11 +225,24 @@ def test_a_study_runs_each_trial_as_an_experiment_and_resumes_after_a_kill(tmp_p
     study.enqueue_trial({"train.n_estimators": 20, "train.max_depth": 4, "train.min_samples_leaf": 0})
 
     tune = [sys.executable, "-m", "tuned.tune", "--study", "tune", "--jobs", "2"]
-    result = run([*tune, "--trials", "4"], project, check=False)
+    result = run([*tune, "--trials", "2"], project, check=False)
     assert result.returncode == 0, sweep_output(project, result)
-    assert "tune: 2/4 trials (tune-0 failed)" in result.stdout and "tune: 4/4 trials\n" in result.stdout
+    assert "tune: 2/2 trials (tune-0 failed)" in result.stdout
+    assert [trial.state for trial in study_trials(project)] == [TrialState.FAIL, TrialState.COMPLETE]
+
+    # Ctrl-C while its trials run: they are stopped and told, no worker is left, nothing is lost.
+    interrupted = subprocess.Popen(
+        [*tune, "--trials", "2"], cwd=project, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    assert running_experiment(project), "no trial started running"
+    interrupted.send_signal(signal.SIGINT)
+    stdout, stderr = interrupted.communicate(timeout=120)
+    assert interrupted.returncode == 130, stdout + stderr
+    assert "tune: interrupted" in stderr
+    assert workers_exit(project, seconds=1), "DVC's queue workers kept running after Ctrl-C"
     states = [trial.state for trial in study_trials(project)]
-    assert states == [TrialState.FAIL] + [TrialState.COMPLETE] * 3, states
+    assert states[:2] == [TrialState.FAIL, TrialState.COMPLETE] and TrialState.RUNNING not in states, states
+    assert not {"tune-2", "tune-3"} & set(queue_states(project, "Queued", "Running"))
 
     # Killed (SIGKILL) once its two trials are queued and DVC's workers started: the same command
     # again lets them finish and tells them to Optuna, then runs its own.
@@ -226,28 +252,42 @@ def test_a_study_runs_each_trial_as_an_experiment_and_resumes_after_a_kill(tmp_p
     assert [trial.state for trial in study_trials(project)][-2:] == [TrialState.RUNNING] * 2
     resumed = run([*tune, "--trials", "1"], project, check=False)
     assert resumed.returncode == 0, sweep_output(project, resumed)
-    assert "tune: finishing" in resumed.stdout
+    assert "tune: finishing 2 trial(s) of an interrupted run first" in resumed.stdout
     trials = study_trials(project)
-    assert [trial.state for trial in trials] == [TrialState.FAIL] + [TrialState.COMPLETE] * 6
+    assert [trial.state for trial in trials[4:]] == [TrialState.COMPLETE] * 3
     assert workers_exit(project), "DVC's queue workers kept running after the study"
 
-    # Every finished trial is an experiment with one MLflow run, tagged with the study and trial.
-    _, runs = project_runs(project)
-    by_exp = checked_runs_by_experiment(project, runs)
-    tagged = {
-        name: (logged.data.tags.get("optuna_study"), logged.data.tags.get("optuna_trial"))
-        for name, logged in by_exp.items()
-    }
-    assert tagged == {f"tune-{n}": ("tune", str(n)) for n in range(1, 7)}
-    for trial in trials[1:]:
+    # Every finished trial is an experiment with one MLflow run, tagged with the study and trial
+    # and nested under the study's own run, which holds Optuna's pictures and the best value.
+    client, runs = project_runs(project)
+    (study_run,) = [logged for logged in runs if logged.data.tags.get("optuna_study_run") == "tune"]
+    finished = [logged for logged in runs if logged.info.status == "FINISHED" and logged is not study_run]
+    by_exp = checked_runs_by_experiment(project, finished)
+    complete = [trial for trial in trials if trial.state == TrialState.COMPLETE]
+    assert {f"tune-{trial.number}" for trial in complete} <= set(by_exp)
+    for trial in complete:
         logged = by_exp[f"tune-{trial.number}"]
+        tags = logged.data.tags
+        assert (tags["optuna_study"], tags["optuna_trial"]) == ("tune", str(trial.number))
+        assert tags["mlflow.parentRunId"] == study_run.info.run_id
         assert trial.value == logged.data.metrics["f1_macro"]
         assert {
             key: int(value) for key, value in logged.data.params.items() if key in trial.params
         } == trial.params
+    best = max(complete, key=lambda trial: trial.value)
+    history = client.get_metric_history(study_run.info.run_id, "best_f1_macro")
+    assert max(point.value for point in history) == best.value
+    pictures = {artifact.path for artifact in client.list_artifacts(study_run.info.run_id, "optuna")}
+    assert pictures == {"optuna/optimization_history.png", "optuna/param_importances.png"}
+    assert study_run.info.run_id[:8] not in run([sys.executable, "-m", "tuned.compare"], project).stdout
 
     # The best trial, adopted as printed: nothing runs again.
-    best = max(trials[1:], key=lambda trial: trial.value)
     assert f"To adopt it: dvc exp apply tune-{best.number} && make promote" in resumed.stdout
     dvc(project, "exp", "apply", f"tune-{best.number}")
     assert "Data and pipelines are up to date" in dvc(project, "repro")
+
+
+def queue_states(project: Path, *states: str) -> list[str]:
+    """The experiments `dvc queue status` shows in any of these states."""
+    lines = dvc(project, "queue", "status").splitlines()[1:]
+    return [fields[1] for fields in map(str.split, lines) if len(fields) >= 4 and fields[-1] in states]

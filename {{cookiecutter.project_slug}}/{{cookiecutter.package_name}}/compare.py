@@ -15,6 +15,7 @@ import pandas as pd
 from . import tasks, tracking
 from .config import load_params
 from .errors import PipelineError, run_main
+from .tune import STUDY_RUN_TAG
 
 
 def runs_table(model_name: str, limit: int) -> pd.DataFrame:
@@ -27,6 +28,7 @@ def runs_table(model_name: str, limit: int) -> pd.DataFrame:
     experiment_id = tracking.connect()
     finished = "attributes.status = 'FINISHED'"
     runs = mlflow.search_runs([experiment_id], filter_string=finished, max_results=limit)
+    runs = runs[column(runs, f"tags.{STUDY_RUN_TAG}").isna()]  # an Optuna study's run has no model
     if runs.empty:
         raise PipelineError("no finished MLflow runs yet: run `dvc repro` or `dvc exp run` first")
     versions = tracking.registered_versions(model_name)  # run id -> "3 (staging, production)"

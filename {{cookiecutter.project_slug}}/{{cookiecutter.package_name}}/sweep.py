@@ -127,10 +127,13 @@ def run_queue(waiting: set[str], jobs: int, timeout: float, stall: float = 15.0)
     only to confirm the end: once as many experiments are saved as were waiting, when the workers
     have exited, or after `stall` seconds without a new one (a failed experiment saves nothing).
     This replaces `dvc exp run --run-all`, which can hang after the last task when a worker fails
-    to shut down (treeverse/dvc#10398); such idle workers are stopped.
+    to shut down (treeverse/dvc#10398); such idle workers are stopped, and waited for.
     """
     saved_before = experiments_saved()
-    dvc("queue", "start", "--jobs", str(jobs))
+    # Workers left by a killed run (or still shutting down) run the queue on their own: another
+    # generation started beside them can take an experiment and drop it (it stays Queued).
+    if not worker_pids():
+        dvc("queue", "start", "--jobs", str(jobs))
     fail_point("sweep.queue_started")  # the workers run on without this process
     started = time.monotonic()
     deadline = started + timeout
