@@ -18,6 +18,7 @@ never promotes: at the end it prints the best trial and the commands that adopt 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import re
 import signal
@@ -74,7 +75,12 @@ def open_study(name: str, direction: str) -> optuna.Study:
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     STUDIES.mkdir(exist_ok=True)
     storage = JournalStorage(JournalFileBackend(str(STUDIES / f"{name}.jsonl")))
-    study = optuna.create_study(study_name=name, storage=storage, direction=direction, load_if_exists=True)
+    # A batch's trials are asked before any is told: the constant liar keeps TPE from proposing
+    # the same values twice in one batch.
+    sampler = optuna.samplers.TPESampler(constant_liar=True)
+    study = optuna.create_study(
+        study_name=name, storage=storage, direction=direction, sampler=sampler, load_if_exists=True
+    )
     if study.direction.name.lower() != direction:
         raise PipelineError(
             f"study {name!r} was created to {study.direction.name.lower()} its metric; give another --study"
@@ -206,19 +212,18 @@ def tune(study: optuna.Study, metric: str, parent_run: str, trials: int, jobs: i
 
 
 def stop_trials(study: optuna.Study, metric: str, parent_run: str) -> None:
-    """After Ctrl-C: drop the study's queued experiments, kill its running ones, wait for DVC's
-    workers to exit, and tell Optuna the open trials' outcome (one that finished keeps its value;
-    the others fail, as Optuna's own `optimize` fails the trial it was running)."""
+    """After Ctrl-C: stop DVC's workers from taking another experiment, drop the study's queued
+    experiments, kill its running ones, wait for the workers to exit, and tell Optuna the open
+    trials' outcome (one that finished keeps its value; the others fail, as Optuna's own
+    `optimize` fails the trial it was running)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut this short
+    stop_idle_workers(wait=0)  # SIGTERM: each worker ends after its current experiment
     open_trials = unfinished(study)
     names = {experiment_name(study, number) for number in open_trials}
-    states = queue_states()
-    queued = sorted(name for name, state in states.items() if name in names and state == "Queued")
-    running = sorted(name for name, state in states.items() if name in names and state == "Running")
-    if queued:
-        dvc("queue", "remove", *queued)
-    if running:
-        dvc("queue", "kill", *running)
+    for name, state in queue_states().items():
+        if name in names and state in ("Queued", "Running"):
+            with contextlib.suppress(PipelineError):  # it ended meanwhile
+                dvc("queue", "remove" if state == "Queued" else "kill", name)
     stop_idle_workers()
     tell(study, open_trials, metric, parent_run)
 
