@@ -47,6 +47,7 @@ def prune(options: dict) -> None:
     if options["team_stack"] != "yes":
         Path("docker-compose.yml").unlink()
         shutil.rmtree("docker")
+        Path(options["package_name"], "identities.py").unlink()  # users of the team's tracking server
     for cache in list(Path().rglob("__pycache__")):  # copied from a template folder whose code ran
         shutil.rmtree(cache)
 

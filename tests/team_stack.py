@@ -1,13 +1,15 @@
 """A real team stack on 127.0.0.1 for the tests: PostgreSQL, an S3-compatible server, MLflow server.
 
 The same three services as the generated docker-compose.yml (PostgreSQL for MLflow's metadata,
-S3 for artifacts and DVC data, an MLflow tracking server that proxies artifacts), started as
-plain processes: PostgreSQL from Debian's package (initdb + pg_ctl, as the `postgres` user when
-we are root), moto's S3 server instead of MinIO (not installable here), and `mlflow server`.
+S3 for artifacts and DVC data, an MLflow tracking server that proxies artifacts and asks every
+client for a user and password), started as plain processes: PostgreSQL from Debian's package
+(initdb + pg_ctl, as the `postgres` user when we are root), moto's S3 server instead of MinIO (not
+installable here), and `mlflow server --app-name basic-auth` with the project's basic_auth.ini.
 """
 
 from __future__ import annotations
 
+import base64
 import glob
 import itertools
 import os
@@ -26,6 +28,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+AUTH_CONFIG = (
+    Path(__file__).resolve().parents[1] / "{{cookiecutter.project_slug}}" / "docker" / "basic_auth.ini"
+)
 ARTIFACT_BUCKET = "mlflow-artifacts"
 DVC_BUCKET = "dvc-remote"
 # moto accepts any key; these stand for the team's real ones, which come from the environment.
@@ -96,10 +101,21 @@ def wait_until(
     raise RuntimeError(f"{what} did not come up within {timeout} s\n{tail}")
 
 
-def http_ok(url: str, data: bytes | None = None) -> bool:
-    request = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(request, timeout=3) as response:
-        return response.status == 200
+def http_ok(url: str, data: bytes | None = None, user: tuple[str, str] | None = None) -> bool:
+    return http_status(url, data, user) == 200
+
+
+def http_status(url: str, data: bytes | None = None, user: tuple[str, str] | None = None) -> int:
+    """The HTTP status of a GET (or a POST of `data`), as `user` (name, password) or anonymous."""
+    headers = {"Content-Type": "application/json"}
+    if user:
+        headers["Authorization"] = "Basic " + base64.b64encode(":".join(user).encode()).decode()
+    request = urllib.request.Request(url, data=data, headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=3) as response:
+            return response.status
+    except urllib.error.HTTPError as error:
+        return error.code
 
 
 @contextmanager
@@ -145,6 +161,9 @@ class TeamStack:
     s3_port: int = field(default_factory=free_port)
     mlflow_port: int = field(default_factory=free_port)
     pg_password: str = field(default_factory=lambda: secrets.token_hex(8))
+    admin_password: str = field(default_factory=lambda: secrets.token_urlsafe(18))
+    # The tracking server's users (name -> password) besides the admin: `person` and `ci`.
+    users: dict[str, str] = field(default_factory=dict)
     processes: list[subprocess.Popen] = field(default_factory=list)
     pg_data: Path | None = None
 
@@ -161,11 +180,32 @@ class TeamStack:
         # SQLAlchemy 2.1 needs the driver named in the URI.
         return f"postgresql+psycopg2://mlflow:{self.pg_password}@127.0.0.1:{self.pg_port}/mlflow"
 
-    def client_env(self) -> dict[str, str]:
-        """Environment of a team member: their S3 keys (the tracking URI is in the project's settings)."""
+    def client_env(self, user: str = "person") -> dict[str, str]:
+        """Environment of a team member (or CI): their S3 keys and tracking server identity (the
+        tracking URI is in the project's settings)."""
         env = {**os.environ, **AWS_ENV}
         env.pop("MLFLOW_TRACKING_URI", None)
+        env["MLFLOW_TRACKING_USERNAME"], env["MLFLOW_TRACKING_PASSWORD"] = user, self.users[user]
         return env
+
+    def admin_env(self) -> dict[str, str]:
+        """What `make identity` needs: the admin's password (it reads MLFLOW_ADMIN_PASSWORD)."""
+        env = self.client_env()
+        env["MLFLOW_ADMIN_PASSWORD"] = self.admin_password
+        return env
+
+    @property
+    def admin(self) -> tuple[str, str]:
+        return "admin", self.admin_password
+
+    def create_users(self, *names: str) -> None:
+        """Users of the tracking server, with no grant yet (MLflow's AuthServiceClient, as admin)."""
+        from mlflow.server.auth.client import AuthServiceClient
+
+        auth = AuthServiceClient(self.tracking_uri)  # as the admin: see the `stack` fixture
+        for name in names:
+            self.users[name] = secrets.token_urlsafe(18)
+            auth.create_user(name, self.users[name])
 
     # --- PostgreSQL ------------------------------------------------------------------------
     def as_postgres_user(self, command: list[str]) -> list[str]:
@@ -243,21 +283,34 @@ class TeamStack:
             s3.create_bucket(Bucket=bucket)
 
     def start_mlflow(self, port: int | None = None) -> subprocess.Popen:
-        """`mlflow server` on PostgreSQL with proxied S3 artifacts; ready when its API answers."""
+        """`mlflow server --app-name basic-auth` on PostgreSQL with proxied S3 artifacts, its users
+        in a file of the stack's (the project's basic_auth.ini otherwise); ready when its API
+        answers the admin."""
         port = port or self.mlflow_port
+        config = self.root / "basic_auth.ini"
+        users = f"database_uri = sqlite:///{self.root / 'users.db'}"
+        config.write_text(AUTH_CONFIG.read_text().replace("database_uri = sqlite:////auth/users.db", users))
         command = [
-            sys.executable, "-m", "mlflow", "server",
+            sys.executable, "-m", "mlflow", "server", "--app-name", "basic-auth",
             "--backend-store-uri", self.backend_uri,
             "--artifacts-destination", f"s3://{ARTIFACT_BUCKET}",
             "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
         ]  # fmt: skip
         env = {**os.environ, **AWS_ENV, "MLFLOW_S3_ENDPOINT_URL": self.s3_endpoint}
+        env |= {
+            "MLFLOW_AUTH_CONFIG_PATH": str(config),
+            "MLFLOW_AUTH_ADMIN_USERNAME": "admin",
+            "MLFLOW_AUTH_ADMIN_PASSWORD": self.admin_password,
+            "MLFLOW_FLASK_SERVER_SECRET_KEY": secrets.token_hex(16),
+        }
         env["MLFLOW_SERVER_ENABLE_JOB_EXECUTION"] = "false"  # no GenAI job workers (~240 MB each)
-        env.pop("MLFLOW_TRACKING_URI", None)
+        for variable in ("MLFLOW_TRACKING_URI", "MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD"):
+            env.pop(variable, None)
         process, log = self.spawn(f"mlflow-{port}", command, env)
         # /health says OK even when the database is down: wait on a call that reads it.
         search = f"http://127.0.0.1:{port}/api/2.0/mlflow/experiments/search"
-        wait_until(lambda: http_ok(search, b'{"max_results": 1}'), "MLflow server", 90, process, log)
+        ready = lambda: http_ok(search, b'{"max_results": 1}', self.admin)  # noqa: E731
+        wait_until(ready, "MLflow server", 90, process, log)
         return process
 
     def stop(self, process: subprocess.Popen) -> None:

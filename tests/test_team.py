@@ -37,7 +37,16 @@ from crash import (
     killed_at,
     new_commit,
 )
-from team_stack import ARTIFACT_BUCKET, AWS_ENV, DVC_BUCKET, TeamStack, free_port, postgres_bin
+from team_stack import (
+    ARTIFACT_BUCKET,
+    AUTH_CONFIG,
+    AWS_ENV,
+    DVC_BUCKET,
+    TeamStack,
+    free_port,
+    http_status,
+    postgres_bin,
+)
 
 pytestmark = pytest.mark.xdist_group("team")
 MODEL = "team-wine"
@@ -57,7 +66,12 @@ def stack(tmp_path_factory: pytest.TempPathFactory):
         team.start_s3()
         team.create_buckets()
         team.start_mlflow()
-        yield team
+        with pytest.MonkeyPatch.context() as env:
+            # This process checks the server as its admin; projects run as `person` (client_env).
+            env.setenv("MLFLOW_TRACKING_USERNAME", "admin")
+            env.setenv("MLFLOW_TRACKING_PASSWORD", team.admin_password)
+            team.create_users("person", "ci")
+            yield team
     finally:
         for process in reversed(team.processes):
             team.stop(process)
@@ -105,6 +119,10 @@ def cache_files(project: Path) -> dict[str, str]:
 def team_project(stack: TeamStack, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A team-mode project after `dvc repro`, committed and pushed with `make push`."""
     project = bake_team(stack, tmp_path_factory.mktemp("team"), MODEL)
+    # The admin grants both identities on the project's experiment and model (creating them).
+    for user, role in (("person", "person"), ("ci", "ci")):
+        granted = run(["make", "identity", f"NAME={user}", f"ROLE={role}"], project, env=stack.admin_env())
+        assert "its password is unchanged" in granted.stdout
     dvc(project, stack, "repro")
     run(["git", "add", "--all"], project)
     run(["git", "-c", "user.name=t", "-c", "user.email=t@example.invalid", "commit", "-qm", "repro"], project)
@@ -189,26 +207,34 @@ def test_four_parallel_experiments_each_log_one_run_and_version_on_the_server(
 
 
 def test_no_secret_reaches_a_file_the_database_or_an_artifact(stack: TeamStack, team_project: Path) -> None:
-    """The project used the S3 keys (DVC's remote, the server's artifact store): the secret key is
-    in no commit, no file of the project (DVC's config and cache included), nothing the tracking
-    server stored in PostgreSQL (params, tags, metrics, registry) and no object of either bucket."""
-    secret = AWS_ENV["AWS_SECRET_ACCESS_KEY"]
+    """The project used the S3 keys (DVC's remote, the server's artifact store) and the tracking
+    server's passwords (the admin's for `make identity`, the person's for the pipeline): none is in
+    a commit, a file of the project (DVC's config and cache included), what the tracking server
+    stored in PostgreSQL (params, tags, metrics, registry) or an object of either bucket."""
+    secrets = [AWS_ENV["AWS_SECRET_ACCESS_KEY"], stack.admin_password, *stack.users.values()]
     commits = run(["git", "rev-list", "--all"], team_project).stdout.split()
     assert len(commits) >= 2  # the generated commit and the one after repro
-    committed = run(
-        ["git", "grep", "--files-with-matches", "-F", secret, *commits], team_project, check=False
-    )
-    assert committed.returncode == 1, committed.stdout or committed.stderr  # 1: no match (an error is 128)
+    for secret in secrets:
+        committed = run(
+            ["git", "grep", "--files-with-matches", "-F", secret, *commits], team_project, check=False
+        )
+        assert committed.returncode == 1, (
+            committed.stdout or committed.stderr
+        )  # 1: no match (an error is 128)
     files = [path for path in team_project.rglob("*") if ".git" not in path.parts and path.is_file()]
     assert any(path.match(".dvc/config") for path in files) and len(files) > 50
-    assert [str(path) for path in files if secret.encode() in path.read_bytes()] == []
+    contents = {str(path): path.read_bytes() for path in files}
+    assert [
+        path for path, content in contents.items() for secret in secrets if secret.encode() in content
+    ] == []
     database = stack.dump_database(postgres_bin())
     assert team_project.name in database and "dvc_data_md5" in database  # the runs are in the dump
-    assert secret not in database
+    assert [secret for secret in secrets if secret in database] == []
     for bucket in (ARTIFACT_BUCKET, DVC_BUCKET):
         stored = stack.object_contents(bucket)
         assert stored, bucket
-        assert [key for key, content in stored.items() if secret.encode() in content] == []
+        leaked = [key for key, content in stored.items() for secret in secrets if secret.encode() in content]
+        assert leaked == []
 
 
 REGISTER_AND_PROMOTE = [*REGISTER_POINTS, *PROMOTE_POINTS]
@@ -323,6 +349,108 @@ def test_doctor_passes_on_a_working_team_setup(stack: TeamStack, team_project: P
     assert any("DVC remote 'storage'" in line and "AWS_ACCESS_KEY_ID" in line for line in lines)
 
 
+def error_lines(result: subprocess.CompletedProcess) -> list[str]:
+    """The `error: ...` lines a command of the project printed."""
+    return [line for line in (result.stdout + result.stderr).splitlines() if line.startswith("error: ")]
+
+
+def test_anonymous_and_wrong_passwords_are_refused_and_named(stack: TeamStack, team_project: Path) -> None:
+    """Every read and write needs an identity: anonymous requests get 401. A wrong password is named
+    by `make doctor` and, in one line, by the pipeline's commands; neither prints the password."""
+    api = f"{stack.tracking_uri}/api/2.0/mlflow"
+    assert http_status(f"{api}/experiments/search", b'{"max_results": 1}') == 401
+    assert http_status(f"{api}/registered-models/get?name={MODEL}") == 401
+    assert http_status(f"{api}/runs/create", b'{"experiment_id": "1"}') == 401
+    assert (
+        http_status(f"{api}/experiments/search", b'{"max_results": 1}', ("person", stack.users["person"]))
+        == 200
+    )
+
+    wrong = {**stack.client_env(), "MLFLOW_TRACKING_PASSWORD": "not-the-password-42"}
+    doctor = run([sys.executable, "-m", "team_wine.doctor"], team_project, check=False, env=wrong)
+    assert doctor.returncode == 1
+    refused = f"problem: MLflow tracking server {stack.tracking_uri} refused user 'person' (wrong password"
+    assert refused in doctor.stdout, doctor.stdout
+    promote = run(["make", "promote"], team_project, check=False, env=wrong)
+    assert promote.returncode != 0
+    assert error_lines(promote) == [
+        f"error: the MLflow tracking server {stack.tracking_uri} did not accept user 'person' (HTTP 401). "
+        "Set MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD (or ~/.mlflow/credentials) to the "
+        "identity the server's admin gave you (make identity); `make doctor` checks them"
+    ], promote.stdout + promote.stderr
+    for result in (doctor, promote):
+        assert "not-the-password-42" not in result.stdout + result.stderr
+        assert "Traceback" not in result.stderr
+
+
+def test_ci_reads_and_gates_but_cannot_register_or_promote(
+    stack: TeamStack, team_project: Path, tmp_path: Path
+) -> None:
+    """CI's identity (READ): doctor says what it may do, `make compare` and `make gate` work. In a
+    fresh clone with a new gate, `dvc repro` stops at register with one line naming the 403, and
+    `make promote` too; the server is left as it was: no run, no version, no alias moved."""
+    env, server = stack.client_env("ci"), client(stack.tracking_uri)
+    doctor = run([sys.executable, "-m", "team_wine.doctor"], team_project, env=env)
+    assert (
+        f"ok: signed in to {stack.tracking_uri} as 'ci': READ on experiment '{MODEL}', "
+        f"READ on model '{MODEL}': reads runs and the registry\n"
+    ) in doctor.stdout, doctor.stdout
+    decision = yaml.safe_load((team_project / "reports" / "registration.json").read_text())
+    assert decision["mlflow_run_id"][:8] in run(["make", "compare"], team_project, env=env).stdout
+    assert "gate: passed" in run(["make", "gate"], team_project, env=env).stdout
+
+    clone = tmp_path / "ci"
+    run(["git", "clone", "--quiet", str(team_project), str(clone)], tmp_path)
+    dvc(clone, stack, "pull")
+    commit = new_commit(clone, "gate", "{accuracy: 0.5}")
+    versions, aliases = server_versions(stack, MODEL), server.get_registered_model(MODEL).aliases
+    repro = run([sys.executable, "-m", "dvc", "repro"], clone, check=False, env=env)
+    assert repro.returncode != 0
+    assert error_lines(repro) == [
+        f"error: the MLflow tracking server {stack.tracking_uri} does not let user 'ci' log a run "
+        "(HTTP 403). That takes an identity with EDIT on this project's experiment and registered "
+        "model (make identity NAME=<you> ROLE=person, run by the admin); `make doctor` shows what "
+        "this one may do"
+    ], repro.stdout + repro.stderr
+    promote = run(["make", "promote"], team_project, check=False, env=env)
+    assert [line.split(" (HTTP 403)")[0] for line in error_lines(promote)] == [
+        f"error: the MLflow tracking server {stack.tracking_uri} does not let user 'ci' move an alias"
+    ], promote.stdout + promote.stderr
+    experiment = server.get_experiment_by_name(MODEL).experiment_id
+    assert server.search_runs([experiment], f"tags.git_commit = '{commit}'") == []
+    assert server.search_runs([experiment], "attributes.status = 'RUNNING'") == []
+    assert server_versions(stack, MODEL) == versions
+    assert server.get_registered_model(MODEL).aliases == aliases
+
+
+def test_make_identity_creates_a_user_who_signs_in_with_what_the_role_allows(
+    stack: TeamStack, team_project: Path
+) -> None:
+    """`make identity` (the admin, with MLFLOW_ADMIN_PASSWORD): a new user with a generated
+    password, printed once in MLflow's credentials format; doctor signed in as that user says what
+    it may do; again for the same user, the grants are set and the password kept."""
+    created = run(["make", "identity", "NAME=alice", "ROLE=person"], team_project, env=stack.admin_env())
+    password = created.stdout.split("password, shown once: ")[1].split()[0]
+    assert f"mlflow_tracking_username = alice\n  mlflow_tracking_password = {password}" in created.stdout
+    alice = {**stack.client_env(), "MLFLOW_TRACKING_USERNAME": "alice", "MLFLOW_TRACKING_PASSWORD": password}
+    doctor = run([sys.executable, "-m", "team_wine.doctor"], team_project, env=alice).stdout
+    assert (
+        f"ok: signed in to {stack.tracking_uri} as 'alice': EDIT on experiment '{MODEL}', EDIT on "
+        f"model '{MODEL}': reads runs and the registry, logs runs, registers and promotes\n"
+    ) in doctor, doctor
+    assert "accepts writes" in doctor
+    again = run(["make", "identity", "NAME=alice", "ROLE=person"], team_project, env=stack.admin_env())
+    assert "its password is unchanged" in again.stdout and password not in again.stdout
+    no_admin = run(
+        ["make", "identity", "NAME=bob", "ROLE=ci"], team_project, check=False, env=stack.client_env()
+    )
+    assert no_admin.returncode != 0
+    assert error_lines(no_admin) == [
+        "error: MLFLOW_ADMIN_PASSWORD is not set: run this as the server's admin (make identity reads "
+        "it from .env, written by make stack-env)"
+    ]
+
+
 def test_doctor_names_a_damaged_local_store(tmp_path: Path) -> None:
     project = bake(tmp_path, project_name="damaged")
     store = project / "mlflow.db"
@@ -383,11 +511,24 @@ def test_compose_file_matches_the_stack_the_tests_run(tmp_path: Path) -> None:
         assert all(str(port).startswith("127.0.0.1:") for port in service.get("ports", []))
     command = services["mlflow"]["command"]
     assert (
-        "--backend-store-uri postgresql+psycopg2://" in command
+        "mlflow server --app-name basic-auth" in command  # as the tests' stack runs it
+        and "--backend-store-uri postgresql+psycopg2://" in command
         and "--artifacts-destination s3://mlflow" in command
     )
+    # The server reads the project's basic_auth.ini, the one the tests' stack uses.
+    mlflow_env = services["mlflow"]["environment"]
+    mounted = {volume.split(":")[1]: volume.split(":")[0] for volume in services["mlflow"]["volumes"]}
+    assert mounted[mlflow_env["MLFLOW_AUTH_CONFIG_PATH"]] == "./docker/basic_auth.ini"
+    assert "database_uri = sqlite:////auth/users.db" in (project / "docker" / "basic_auth.ini").read_text()
+    assert "/auth" in mounted and "default_permission = NO_PERMISSIONS" in AUTH_CONFIG.read_text()
     text = (project / "docker-compose.yml").read_text()
-    assert "PASSWORD: ${" in text and "AWS_SECRET_ACCESS_KEY: ${" in text  # secrets only from .env
+    for secret in (
+        "POSTGRES_PASSWORD",
+        "AWS_SECRET_ACCESS_KEY",
+        "MLFLOW_AUTH_ADMIN_PASSWORD",
+        "MLFLOW_FLASK_SERVER_SECRET_KEY",
+    ):
+        assert f"{secret}: ${{" in text, secret  # secrets only from .env
 
     pins = dict(
         line.split("==") for line in (TEMPLATE / "requirements.txt").read_text().splitlines() if "==" in line
@@ -395,10 +536,8 @@ def test_compose_file_matches_the_stack_the_tests_run(tmp_path: Path) -> None:
     pins |= locked_versions(project / "uv.lock")
     dockerfile = (project / "docker" / "mlflow.Dockerfile").read_text()
     assert f"ghcr.io/mlflow/mlflow:v{pins['mlflow']}" in dockerfile
-    assert (
-        f"psycopg2-binary=={pins['psycopg2-binary']}" in dockerfile
-        and f"boto3=={pins['boto3']}" in dockerfile
-    )
+    for package in ("psycopg2-binary", "boto3", "flask-wtf"):
+        assert f"{package}=={pins[package]}".lower() in dockerfile.lower(), package
 
     pyproject = tomllib.loads((project / "pyproject.toml").read_text())
     assert pyproject["tool"]["composed"]["mlflow_tracking_uri"] == "http://127.0.0.1:5000"
@@ -408,6 +547,7 @@ def test_compose_file_matches_the_stack_the_tests_run(tmp_path: Path) -> None:
     schema_check = [sys.executable, "-m", "check_jsonschema", "--builtin-schema", "vendor.compose-spec"]
     run([*schema_check, str(project / "docker-compose.yml")], project)
     env = {**os.environ, "POSTGRES_PASSWORD": "p", "AWS_ACCESS_KEY_ID": "k", "AWS_SECRET_ACCESS_KEY": "s"}
+    env |= {"MLFLOW_ADMIN_PASSWORD": "a", "MLFLOW_FLASK_SERVER_SECRET_KEY": "f"}
     compose_cli = compose_command()
     if compose_cli:
         run([*compose_cli, "config", "--quiet"], project, env=env)
@@ -423,7 +563,13 @@ def test_make_stack_env_writes_secrets_once_outside_git(tmp_path: Path) -> None:
     first = run(["make", "stack-env"], project).stdout
     assert "wrote .env" in first
     secrets = dict(line.split("=", 1) for line in (project / ".env").read_text().splitlines())
-    assert set(secrets) == {"POSTGRES_PASSWORD", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"}
+    assert set(secrets) == {
+        "POSTGRES_PASSWORD",
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "MLFLOW_ADMIN_PASSWORD",
+        "MLFLOW_FLASK_SERVER_SECRET_KEY",
+    }
     assert all(len(value) >= 12 for value in secrets.values())
     local = (project / ".dvc" / "config.local").read_text()
     assert f"access_key_id = {secrets['AWS_ACCESS_KEY_ID']}" in local
@@ -447,3 +593,4 @@ def test_without_team_stack_there_is_no_compose_file(tmp_path: Path) -> None:
     project = bake(tmp_path, project_name="solo")
     assert not (project / "docker-compose.yml").exists() and not (project / "docker").exists()
     assert "stack-env" not in (project / "Makefile").read_text()
+    assert not (project / "solo" / "identities.py").exists()  # the team server's users

@@ -1,7 +1,8 @@
 """Check the setup the pipeline depends on, one line per check: `python -m <package>.doctor`.
 
-- the MLflow tracking store: a server answers within seconds and accepts a write; a SQLite file
-  passes `PRAGMA integrity_check`;
+- the MLflow tracking store: a server answers within seconds and accepts a write (with
+  authentication: the identity signed in and what it may do; a wrong password is named); a SQLite
+  file passes `PRAGMA integrity_check`;
 - the DVC remote: reachable, its bucket exists, the credentials in use are accepted (and which
   credential settings are in use, never their values);
 - git and DVC: a repository with a commit, the raw data as its .dvc file records it, and the
@@ -47,7 +48,8 @@ class Report:
 
 
 def check_tracking(report: Report) -> None:
-    """The tracking store answers and takes writes (server), or is an intact SQLite file."""
+    """The tracking store answers and takes writes (server), or is an intact SQLite file. A server
+    with authentication: who we are signed in as, and what that identity may do here."""
     uri = tracking.tracking_uri()
     if uri.startswith("sqlite:///"):
         check_sqlite_store(report, Path(uri.removeprefix("sqlite:///")))
@@ -59,6 +61,20 @@ def check_tracking(report: Report) -> None:
             "start the server, or correct MLFLOW_TRACKING_URI / mlflow_tracking_uri in pyproject.toml",
         )
         return
+    status, user = tracking.identity(uri)
+    if status == 401:
+        who = tracking.signed_in_as()
+        refused = (
+            f"user {who!r} (wrong password, or no such user)" if who else "a request without credentials"
+        )
+        report.problem(
+            f"MLflow tracking server {uri} refused {refused}: HTTP 401",
+            "set MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD (or ~/.mlflow/credentials) to "
+            "the identity the server's admin gave you (make identity)",
+        )
+        return
+    if status == 200 and not check_identity(report, uri, user):
+        return  # an identity that may not write: nothing more to try
     try:
         experiment_id = tracking.connect()
         tracking.client().set_experiment_tag(experiment_id, "doctor.checked_at", str(int(time.time())))
@@ -69,7 +85,57 @@ def check_tracking(report: Report) -> None:
             "check MLFLOW_TRACKING_USERNAME/MLFLOW_TRACKING_PASSWORD or MLFLOW_TRACKING_TOKEN",
         )
         return
-    report.ok(f"MLflow tracking server {uri} answers and accepts writes (experiment {experiment_id})")
+    anyone = "" if status == 200 else ", without authentication: anyone who reaches it may read and write"
+    report.ok(f"MLflow tracking server {uri} answers and accepts writes (experiment {experiment_id}){anyone}")
+
+
+def grant_on(user: dict, resource_type: str, resource_id: str | None) -> str:
+    """A signed-in user's permission on one resource: ADMIN, its grant (READ, EDIT, MANAGE), or
+    NO_PERMISSIONS (MLflow's default for the team stack)."""
+    if user.get("is_admin"):
+        return "ADMIN"
+    for grant in user.get("permissions", []):
+        if grant["resource_type"] == resource_type and grant["resource_pattern"] in (resource_id, "*"):
+            return grant["permission"]
+    return "NO_PERMISSIONS"
+
+
+def check_identity(report: Report, uri: str, user: dict) -> bool:
+    """Say who we are signed in as and what that identity may do with this project's experiment
+    and registered model; return whether it may log runs."""
+    import mlflow
+
+    from .config import load_params
+
+    mlflow.set_tracking_uri(uri)
+    experiment_name = tracking.project_settings()["mlflow_experiment"]
+    model_name = load_params().registry.model_name
+    try:
+        experiment = mlflow.get_experiment_by_name(experiment_name)
+    except Exception:  # noqa: BLE001 - refused (403) reads as: no grant on it
+        experiment = None
+    on_experiment = grant_on(user, "experiment", experiment.experiment_id if experiment else None)
+    on_model = grant_on(user, "registered_model", model_name)
+    name = user["username"]
+    if "NO_PERMISSIONS" in (on_experiment, on_model):
+        report.problem(
+            f"{name!r} is signed in to {uri} but has no grant on experiment {experiment_name!r} "
+            f"({on_experiment}) or model {model_name!r} ({on_model})",
+            f"the server's admin runs `make identity NAME={name} ROLE=person` (or ROLE=ci)",
+        )
+        return False
+    may = ["reads runs and the registry"]
+    if on_experiment != "READ":
+        may.append("logs runs")
+    if on_model != "READ":
+        may.append("registers and promotes")
+    if "ADMIN" in (on_experiment, on_model) or "MANAGE" in (on_experiment, on_model):
+        may.append("deletes")
+    report.ok(
+        f"signed in to {uri} as {name!r}: {on_experiment} on experiment {experiment_name!r}, "
+        f"{on_model} on model {model_name!r}: {', '.join(may)}"
+    )
+    return on_experiment != "READ"
 
 
 def check_sqlite_store(report: Report, path: Path) -> None:

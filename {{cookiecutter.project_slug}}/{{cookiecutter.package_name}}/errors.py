@@ -13,11 +13,19 @@ class PipelineError(Exception):
 
 
 def run_main(main: Callable[[], None]) -> None:
-    """Run a command's `main`; report a PipelineError or a system error (disk full, permission
-    denied) as one `error: ...` line and exit with status 1. Outputs are written atomically, so
-    none is left half-written."""
+    """Run a command's `main`; report a PipelineError, a system error (disk full, permission
+    denied) or a tracking server's refusal (HTTP 401 or 403) as one `error: ...` line and exit
+    with status 1. Outputs are written atomically, so none is left half-written."""
     try:
         main()
     except (PipelineError, OSError) as error:
         print(f"{ERROR_PREFIX}{error}", file=sys.stderr)
+        sys.exit(1)
+    except Exception as error:
+        from .tracking import refusal  # a tracking server's 401 or 403, said in one line
+
+        message = refusal(error)
+        if message is None:
+            raise
+        print(f"{ERROR_PREFIX}{message}", file=sys.stderr)
         sys.exit(1)
