@@ -17,6 +17,7 @@ import secrets
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -31,6 +32,7 @@ from pathlib import Path
 AUTH_CONFIG = (
     Path(__file__).resolve().parents[1] / "{{cookiecutter.project_slug}}" / "docker" / "basic_auth.ini"
 )
+PROXY_CONFIG = AUTH_CONFIG.with_name("nginx.conf")  # the compose stack's TLS proxy
 ARTIFACT_BUCKET = "mlflow-artifacts"
 DVC_BUCKET = "dvc-remote"
 # moto accepts any key; these stand for the team's real ones, which come from the environment.
@@ -312,6 +314,37 @@ class TeamStack:
         ready = lambda: http_ok(search, b'{"max_results": 1}', self.admin)  # noqa: E731
         wait_until(ready, "MLflow server", 90, process, log)
         return process
+
+    def start_tls_proxy(self, nginx: str, cert: Path, key: Path) -> str:
+        """Debian's nginx with the compose stack's server block (docker/nginx.conf), in front of
+        this stack's tracking server; return its https:// address."""
+        port, folder = free_port(), self.root / "nginx"
+        folder.mkdir(exist_ok=True)
+        server = (
+            PROXY_CONFIG.read_text()
+            .replace("listen 443 ssl;", f"listen 127.0.0.1:{port} ssl;")
+            .replace("/etc/nginx/tls/server.crt", str(cert))
+            .replace("/etc/nginx/tls/server.key", str(key))
+            .replace("http://mlflow:5000", self.tracking_uri)
+        )
+        temp_paths = "".join(
+            f"{kind}_temp_path {folder / kind};\n"
+            for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+        )
+        config = folder / "nginx.conf"
+        config.write_text(
+            ("user root;\n" if os.geteuid() == 0 else "")  # workers keep root's access to the temp folders
+            + f"worker_processes 1;\ndaemon off;\npid {folder / 'nginx.pid'};\nerror_log {folder / 'error.log'};\n"
+            + "events { worker_connections 64; }\n"
+            + f"http {{\naccess_log off;\n{temp_paths}{server}\n}}\n"
+        )
+        command = [nginx, "-p", str(folder), "-e", str(folder / "error.log"), "-c", str(config)]
+        process, log = self.spawn(f"nginx-{port}", command, dict(os.environ))
+        url = f"https://127.0.0.1:{port}"
+        context = ssl.create_default_context(cafile=str(cert))
+        ready = lambda: urllib.request.urlopen(f"{url}/health", timeout=3, context=context).status == 200  # noqa: E731
+        wait_until(ready, "TLS proxy", 30, process, log)
+        return url
 
     def stop(self, process: subprocess.Popen) -> None:
         """Stop a service and its children (the MLflow server forks workers)."""

@@ -48,6 +48,25 @@ def test_workflow_is_valid_and_calls_only_existing_make_targets(tmp_path: Path) 
     ] * 2
     assert (project / ".python-version").read_text() == "3.12\n"
     assert 'requires-python = ">=3.12"' in (project / "pyproject.toml").read_text().splitlines()
+    assert "MLFLOW_TRACKING_PASSWORD" not in workflow.read_text()  # no tracking server: no identity
+
+
+def test_team_workflow_reads_the_team_server_with_ci_identity_from_secrets(tmp_path: Path) -> None:
+    """With the team stack: CI's identity comes from the repository's secrets, and only a step
+    that reads (`make compare`) points at the team's server, and only when the secret is set."""
+    project = bake(tmp_path, project_name="ci-team", team_stack="yes")
+    workflow = project / ".github" / "workflows" / "ci.yml"
+    schema = [sys.executable, "-m", "check_jsonschema", "--builtin-schema", "vendor.github-workflows"]
+    run([*schema, str(workflow)], project)
+    pipeline = yaml.safe_load(workflow.read_text())["jobs"]["pipeline"]
+    assert pipeline["env"] == {
+        "MLFLOW_TRACKING_USERNAME": "${{ secrets.MLFLOW_TRACKING_USERNAME }}",
+        "MLFLOW_TRACKING_PASSWORD": "${{ secrets.MLFLOW_TRACKING_PASSWORD }}",
+    }
+    on_server = [step for step in pipeline["steps"] if step.get("env", {}).get("MLFLOW_TRACKING_URI") == ""]
+    assert [(step["run"], step["if"]) for step in on_server] == [
+        ("make compare", "env.MLFLOW_TRACKING_PASSWORD != ''")
+    ]
 
 
 def ci_clone(tmp_path: Path, **options: str) -> Path:

@@ -9,6 +9,7 @@ missing bucket, S3 down) fail fast with a message naming what is wrong, and lose
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 import subprocess
@@ -42,6 +43,7 @@ from team_stack import (
     AUTH_CONFIG,
     AWS_ENV,
     DVC_BUCKET,
+    PROXY_CONFIG,
     TeamStack,
     free_port,
     http_status,
@@ -349,6 +351,83 @@ def test_doctor_passes_on_a_working_team_setup(stack: TeamStack, team_project: P
     assert any("DVC remote 'storage'" in line and "AWS_ACCESS_KEY_ID" in line for line in lines)
 
 
+def test_a_teammate_pulls_a_shared_experiment_and_adopts_it_with_nothing_rerun(
+    stack: TeamStack, team_project: Path, tmp_path: Path
+) -> None:
+    """Experiments shared as DVC means: `make exp-push` sends an experiment's git ref to origin (a
+    bare repository here) and its outputs to the S3 remote; a teammate's fresh clone runs
+    `make exp-pull`, sees it in `dvc exp show` with its MLflow run, applies it, and `dvc repro` has
+    nothing to do; the run and version it names are those on the server."""
+    origin = tmp_path / "origin.git"
+    run(["git", "clone", "--quiet", "--bare", str(team_project), str(origin)], tmp_path)
+    alice, bob = tmp_path / "alice", tmp_path / "bob"
+    run(["git", "clone", "--quiet", str(origin), str(alice)], tmp_path)
+    dvc(alice, stack, "pull")
+    dvc(alice, stack, "exp", "run", "--name", "shared-31", "-S", "train.n_estimators=31")
+    shared = exp_show(alice)["shared-31"]
+    run(["make", "exp-push", "NAME=shared-31"], alice, env=stack.client_env())
+    assert "give the experiment" in run(["make", "exp-push"], alice, check=False).stderr
+
+    run(["git", "clone", "--quiet", str(origin), str(bob)], tmp_path)
+    run(["make", "exp-pull", "NAME=shared-31"], bob, env=stack.client_env())
+    assert exp_show(bob)["shared-31"] == shared
+    dvc(bob, stack, "exp", "apply", "shared-31")
+    assert "Data and pipelines are up to date" in dvc(bob, stack, "repro").stdout
+    decision = json.loads((bob / "reports" / "registration.json").read_text())
+    assert decision == shared and decision["registered"]
+    server = client(stack.tracking_uri)
+    logged = server.get_run(decision["mlflow_run_id"])
+    assert (
+        logged.data.tags["dvc_exp_name"] == "shared-31" and logged.data.params["train.n_estimators"] == "31"
+    )
+    assert server.get_model_version(MODEL, str(decision["model_version"])).run_id == logged.info.run_id
+
+
+def nginx_binary() -> str:
+    """Debian's nginx (package nginx-light), which .ci/run installs."""
+    found = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None)
+    if found is None:
+        message = "nginx is not installed (Debian: apt-get install nginx-light)"
+        if os.environ.get("CI"):
+            pytest.fail(f"{message}; .ci/run installs it")
+        pytest.skip(message)
+    return found
+
+
+def test_tls_proxy_serves_the_tracking_server_to_clients_that_trust_its_certificate(
+    stack: TeamStack, team_project: Path, tmp_path: Path
+) -> None:
+    """The compose stack's TLS proxy as the tests can run it: Debian's nginx with the project's
+    docker/nginx.conf and the self-signed certificate `make stack-env` writes. A client that trusts
+    the certificate (MLFLOW_TRACKING_SERVER_CERT_PATH) signs in and reads the runs over HTTPS; one
+    that doesn't is told which variable to set; MLFLOW_TRACKING_INSECURE_TLS skips the check only
+    when asked."""
+    nginx = nginx_binary()
+    stacked = bake(tmp_path, project_name="tls", team_stack="yes")
+    assert "self-signed certificate" in run(["make", "stack-env"], stacked).stdout
+    cert, key = stacked / "docker" / "tls" / "server.crt", stacked / "docker" / "tls" / "server.key"
+    assert run(["git", "status", "--porcelain"], stacked).stdout == ""  # the key stays out of git
+    uri = stack.start_tls_proxy(nginx, cert, key)
+    env = {**stack.client_env(), "MLFLOW_TRACKING_URI": uri}
+    doctor = [sys.executable, "-m", "team_wine.doctor"]
+
+    untrusted = run(doctor, team_project, check=False, env=env)
+    assert untrusted.returncode == 1
+    assert f"problem: MLflow tracking server {uri} presents a certificate this machine does not trust" in (
+        untrusted.stdout
+    ), untrusted.stdout
+    assert "MLFLOW_TRACKING_SERVER_CERT_PATH" in untrusted.stdout
+
+    trusted = {**env, "MLFLOW_TRACKING_SERVER_CERT_PATH": str(cert)}
+    signed_in = run(doctor, team_project, check=False, env=trusted).stdout
+    assert f"ok: signed in to {uri} as 'person': EDIT on experiment '{MODEL}'" in signed_in, signed_in
+    assert f"ok: MLflow tracking server {uri} answers and accepts writes" in signed_in
+    decision = yaml.safe_load((team_project / "reports" / "registration.json").read_text())
+    assert decision["mlflow_run_id"][:8] in run(["make", "compare"], team_project, env=trusted).stdout
+    insecure = {**env, "MLFLOW_TRACKING_INSECURE_TLS": "true"}
+    assert decision["mlflow_run_id"][:8] in run(["make", "compare"], team_project, env=insecure).stdout
+
+
 def error_lines(result: subprocess.CompletedProcess) -> list[str]:
     """The `error: ...` lines a command of the project printed."""
     return [line for line in (result.stdout + result.stderr).splitlines() if line.startswith("error: ")]
@@ -506,7 +585,15 @@ def test_compose_file_matches_the_stack_the_tests_run(tmp_path: Path) -> None:
     project = bake(tmp_path, project_name="composed", team_stack="yes")
     compose = yaml.safe_load((project / "docker-compose.yml").read_text())
     services = compose["services"]
-    assert set(services) == {"postgres", "minio", "buckets", "mlflow"}
+    assert set(services) == {"postgres", "minio", "buckets", "mlflow", "proxy"}
+    # TLS in front of the server: the nginx.conf the tests' proxy runs, the certificate's folder.
+    assert services["proxy"]["volumes"] == [
+        "./docker/nginx.conf:/etc/nginx/conf.d/default.conf:ro",
+        "./docker/tls:/etc/nginx/tls:ro",
+    ]
+    assert services["proxy"]["ports"] == ["127.0.0.1:5443:443"]
+    assert (project / "docker" / "nginx.conf").read_text() == PROXY_CONFIG.read_text()
+    assert "proxy_pass http://mlflow:5000;" in PROXY_CONFIG.read_text()
     for service in services.values():
         assert all(str(port).startswith("127.0.0.1:") for port in service.get("ports", []))
     command = services["mlflow"]["command"]

@@ -18,6 +18,7 @@ import json
 import logging
 import os
 import socket
+import ssl
 import subprocess
 import sys
 import tomllib
@@ -139,11 +140,20 @@ def reachable_tracking_uri() -> str:
     return uri
 
 
+def tls_context() -> ssl.SSLContext:
+    """How this process checks a tracking server's certificate, as MLflow's own client does: the
+    system's authorities, or the file MLFLOW_TRACKING_SERVER_CERT_PATH names (a team stack's own
+    certificate); no check at all only when MLFLOW_TRACKING_INSECURE_TLS is true."""
+    if os.environ.get("MLFLOW_TRACKING_INSECURE_TLS", "").lower() == "true":
+        return ssl._create_unverified_context()  # noqa: S323 - asked for by the user
+    return ssl.create_default_context(cafile=os.environ.get("MLFLOW_TRACKING_SERVER_CERT_PATH") or None)
+
+
 def server_problem(uri: str) -> str | None:
     """Why the tracking server at `uri` can't be used, asked with a few seconds' timeout; None if it answers."""
     request = urllib.request.Request(f"{uri.rstrip('/')}/api/2.0/mlflow/experiments/search?max_results=1")
     try:
-        with urllib.request.urlopen(request, timeout=SERVER_CHECK_SECONDS):
+        with urllib.request.urlopen(request, timeout=SERVER_CHECK_SECONDS, context=tls_context()):
             return None
     except urllib.error.HTTPError as error:
         if error.code in (401, 403):
@@ -151,6 +161,12 @@ def server_problem(uri: str) -> str | None:
         return f"answers with HTTP {error.code} {error.reason}"
     except (urllib.error.URLError, OSError) as error:
         reason = getattr(error, "reason", error)
+        if isinstance(reason, ssl.SSLCertVerificationError):
+            return (
+                f"presents a certificate this machine does not trust ({reason.verify_message}): set "
+                "MLFLOW_TRACKING_SERVER_CERT_PATH to the server's certificate (a team stack's is "
+                "docker/tls/server.crt)"
+            )
         return f"is not reachable ({reason})"
 
 
@@ -177,7 +193,9 @@ def identity(uri: str) -> tuple[int, dict[str, Any]]:
     def get(path: str) -> tuple[int, dict[str, Any]]:
         request = urllib.request.Request(f"{uri.rstrip('/')}{path}", headers=headers)
         try:
-            with urllib.request.urlopen(request, timeout=SERVER_CHECK_SECONDS) as answer:
+            with urllib.request.urlopen(
+                request, timeout=SERVER_CHECK_SECONDS, context=tls_context()
+            ) as answer:
                 return answer.status, json.loads(answer.read())
         except urllib.error.HTTPError as error:
             return error.code, {}
