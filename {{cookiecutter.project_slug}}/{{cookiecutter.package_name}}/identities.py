@@ -21,10 +21,14 @@ import argparse
 import os
 import re
 import secrets
+from typing import TYPE_CHECKING
 
 from . import tracking
 from .config import load_params
 from .errors import PipelineError, run_main
+
+if TYPE_CHECKING:
+    from mlflow.server.auth.client import AuthServiceClient
 
 ROLES = {"person": "EDIT", "ci": "READ"}
 USER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]*$")
@@ -55,7 +59,7 @@ def project_resources(model_name: str) -> str:
     return experiment_id
 
 
-def grant(auth: object, name: str, resource_type: str, resource_id: str, permission: str) -> None:
+def grant(auth: AuthServiceClient, name: str, resource_type: str, resource_id: str, permission: str) -> None:
     """Give `name` exactly `permission` on one resource, replacing an earlier grant."""
     from mlflow.exceptions import MlflowException
 

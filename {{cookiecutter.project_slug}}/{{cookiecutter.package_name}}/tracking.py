@@ -144,9 +144,10 @@ def tls_context() -> ssl.SSLContext:
     """How this process checks a tracking server's certificate, as MLflow's own client does: the
     system's authorities, or the file MLFLOW_TRACKING_SERVER_CERT_PATH names (a team stack's own
     certificate); no check at all only when MLFLOW_TRACKING_INSECURE_TLS is true."""
-    if os.environ.get("MLFLOW_TRACKING_INSECURE_TLS", "").lower() == "true":
-        return ssl._create_unverified_context()  # noqa: S323 - asked for by the user
-    return ssl.create_default_context(cafile=os.environ.get("MLFLOW_TRACKING_SERVER_CERT_PATH") or None)
+    context = ssl.create_default_context(cafile=os.environ.get("MLFLOW_TRACKING_SERVER_CERT_PATH") or None)
+    if os.environ.get("MLFLOW_TRACKING_INSECURE_TLS", "").lower() == "true":  # asked for by the user
+        context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
+    return context
 
 
 def server_problem(uri: str) -> str | None:
