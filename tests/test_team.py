@@ -15,6 +15,7 @@ import shutil
 import subprocess
 import sys
 import tomllib
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -45,6 +46,7 @@ from team_stack import (
     DVC_BUCKET,
     PROXY_CONFIG,
     TeamStack,
+    aws_kwargs,
     free_port,
     http_status,
     postgres_bin,
@@ -428,6 +430,66 @@ def test_tls_proxy_serves_the_tracking_server_to_clients_that_trust_its_certific
     assert decision["mlflow_run_id"][:8] in run(["make", "compare"], team_project, env=insecure).stdout
 
 
+def test_dvc_keys_per_identity_let_ci_pull_but_not_push(
+    stack: TeamStack, team_project: Path, tmp_path: Path
+) -> None:
+    """DVC's keys per identity, with the project's own policies (docker/dvc-write.json for a person,
+    dvc-read.json for CI) on an S3 server that enforces them (moto's IAM): the person pushes; CI
+    pulls and reproduces, but its push is refused, doctor says its keys may only read, and nothing
+    local is lost."""
+    import boto3
+
+    port = free_port()
+    stack.start_s3(port)
+    endpoint = f"http://127.0.0.1:{port}"
+    s3 = boto3.client("s3", endpoint_url=endpoint, **aws_kwargs())
+    s3.create_bucket(Bucket=DVC_BUCKET)
+    iam = boto3.client("iam", endpoint_url=endpoint, **aws_kwargs())
+    keys = {}
+    for user, policy in (("person", "dvc-write.json"), ("ci", "dvc-read.json")):
+        document = (team_project / "docker" / policy).read_text()
+        arn = iam.create_policy(PolicyName=policy, PolicyDocument=document)["Policy"]["Arn"]
+        iam.create_user(UserName=user)
+        iam.attach_user_policy(UserName=user, PolicyArn=arn)
+        key = iam.create_access_key(UserName=user)["AccessKey"]
+        keys[user] = {
+            "AWS_ACCESS_KEY_ID": key["AccessKeyId"],
+            "AWS_SECRET_ACCESS_KEY": key["SecretAccessKey"],
+        }
+    urllib.request.urlopen(
+        urllib.request.Request(f"{endpoint}/moto-api/reset-auth", data=b"0")
+    )  # enforce from now
+
+    def clone(name: str) -> Path:
+        folder = tmp_path / name
+        run(["git", "clone", "--quiet", str(team_project), str(folder)], tmp_path)
+        dvc(folder, stack, "remote", "modify", "--local", "storage", "endpointurl", endpoint)
+        return folder
+
+    person, ci = clone("person"), clone("ci")
+    shutil.copytree(team_project / ".dvc" / "cache", person / ".dvc" / "cache", dirs_exist_ok=True)
+    person_env, ci_env = {**stack.client_env(), **keys["person"]}, {**stack.client_env("ci"), **keys["ci"]}
+    run(["make", "push"], person, env=person_env)
+    assert (
+        "may read and write"
+        in run([sys.executable, "-m", "team_wine.doctor", "--remote"], person, env=person_env).stdout
+    )
+
+    run(["make", "pull"], ci, env=ci_env)
+    assert (
+        "Data and pipelines are up to date"
+        in run([sys.executable, "-m", "dvc", "repro"], ci, env=ci_env).stdout
+    )
+    (ci / "notes.csv").write_text("a,b\n1,2\n")
+    run([sys.executable, "-m", "dvc", "add", "notes.csv"], ci, env=ci_env)
+    before = cache_files(ci)
+    pushed = run(["make", "push"], ci, check=False, env=ci_env)
+    assert pushed.returncode != 0
+    assert "may read (pull), not write (push)" in pushed.stdout, pushed.stdout + pushed.stderr
+    assert keys["ci"]["AWS_SECRET_ACCESS_KEY"] not in pushed.stdout + pushed.stderr
+    assert cache_files(ci) == before and (ci / "notes.csv").read_text() == "a,b\n1,2\n"
+
+
 def error_lines(result: subprocess.CompletedProcess) -> list[str]:
     """The `error: ...` lines a command of the project printed."""
     return [line for line in (result.stdout + result.stderr).splitlines() if line.startswith("error: ")]
@@ -608,12 +670,25 @@ def test_compose_file_matches_the_stack_the_tests_run(tmp_path: Path) -> None:
     assert mounted[mlflow_env["MLFLOW_AUTH_CONFIG_PATH"]] == "./docker/basic_auth.ini"
     assert "database_uri = sqlite:////auth/users.db" in (project / "docker" / "basic_auth.ini").read_text()
     assert "/auth" in mounted and "default_permission = NO_PERMISSIONS" in AUTH_CONFIG.read_text()
+    # DVC's keys per identity: the policies the tests' S3 server enforces, on the DVC bucket only.
+    assert services["buckets"]["volumes"] == [
+        "./docker/dvc-read.json:/policies/dvc-read.json:ro",
+        "./docker/dvc-write.json:/policies/dvc-write.json:ro",
+    ]
+    for policy in ("dvc-read.json", "dvc-write.json"):
+        statements = json.loads((project / "docker" / policy).read_text())["Statement"]
+        assert {resource for statement in statements for resource in statement["Resource"]} == {
+            "arn:aws:s3:::dvc",
+            "arn:aws:s3:::dvc/*",
+        }
     text = (project / "docker-compose.yml").read_text()
     for secret in (
         "POSTGRES_PASSWORD",
         "AWS_SECRET_ACCESS_KEY",
         "MLFLOW_AUTH_ADMIN_PASSWORD",
         "MLFLOW_FLASK_SERVER_SECRET_KEY",
+        "DVC_PERSON_SECRET_ACCESS_KEY",
+        "DVC_CI_SECRET_ACCESS_KEY",
     ):
         assert f"{secret}: ${{" in text, secret  # secrets only from .env
 
@@ -635,6 +710,11 @@ def test_compose_file_matches_the_stack_the_tests_run(tmp_path: Path) -> None:
     run([*schema_check, str(project / "docker-compose.yml")], project)
     env = {**os.environ, "POSTGRES_PASSWORD": "p", "AWS_ACCESS_KEY_ID": "k", "AWS_SECRET_ACCESS_KEY": "s"}
     env |= {"MLFLOW_ADMIN_PASSWORD": "a", "MLFLOW_FLASK_SERVER_SECRET_KEY": "f"}
+    env |= {
+        f"DVC_{who}_{part}": "x"
+        for who in ("PERSON", "CI")
+        for part in ("ACCESS_KEY_ID", "SECRET_ACCESS_KEY")
+    }
     compose_cli = compose_command()
     if compose_cli:
         run([*compose_cli, "config", "--quiet"], project, env=env)
@@ -654,13 +734,19 @@ def test_make_stack_env_writes_secrets_once_outside_git(tmp_path: Path) -> None:
         "POSTGRES_PASSWORD",
         "AWS_ACCESS_KEY_ID",
         "AWS_SECRET_ACCESS_KEY",
+        "DVC_PERSON_ACCESS_KEY_ID",
+        "DVC_PERSON_SECRET_ACCESS_KEY",
+        "DVC_CI_ACCESS_KEY_ID",
+        "DVC_CI_SECRET_ACCESS_KEY",
         "MLFLOW_ADMIN_PASSWORD",
         "MLFLOW_FLASK_SERVER_SECRET_KEY",
     }
     assert all(len(value) >= 12 for value in secrets.values())
     local = (project / ".dvc" / "config.local").read_text()
-    assert f"access_key_id = {secrets['AWS_ACCESS_KEY_ID']}" in local
-    assert f"secret_access_key = {secrets['AWS_SECRET_ACCESS_KEY']}" in local
+    # DVC gets a person's keys (pull and push the DVC bucket), not MinIO's root keys.
+    assert f"access_key_id = {secrets['DVC_PERSON_ACCESS_KEY_ID']}" in local
+    assert f"secret_access_key = {secrets['DVC_PERSON_SECRET_ACCESS_KEY']}" in local
+    assert secrets["AWS_SECRET_ACCESS_KEY"] not in local
     assert run(["git", "status", "--porcelain"], project).stdout == ""
     assert ".env exists, keeping it" in run(["make", "stack-env"], project).stdout
     assert dict(line.split("=", 1) for line in (project / ".env").read_text().splitlines()) == secrets

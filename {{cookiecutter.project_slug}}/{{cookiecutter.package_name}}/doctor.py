@@ -3,8 +3,8 @@
 - the MLflow tracking store: a server answers within seconds and accepts a write (with
   authentication: the identity signed in and what it may do; a wrong password is named); a SQLite
   file passes `PRAGMA integrity_check`;
-- the DVC remote: reachable, its bucket exists, the credentials in use are accepted (and which
-  credential settings are in use, never their values);
+- the DVC remote: reachable, its bucket exists, the credentials in use are accepted, whether they
+  may write or only read (and which credential settings are in use, never their values);
 - git and DVC: a repository with a commit, the raw data as its .dvc file records it, and the
   plots templates dvc.yaml names.
 
@@ -20,8 +20,12 @@ import sqlite3
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from . import schema, tracking
+
+if TYPE_CHECKING:
+    from s3fs import S3FileSystem
 
 CREDENTIAL_VARIABLES = (
     "AWS_ACCESS_KEY_ID",
@@ -220,7 +224,21 @@ def check_remote(report: Report) -> None:
             f"check the network and the endpoint (`dvc remote modify {name} endpointurl URL`)",
         )
     else:
-        report.ok(f"{where} is reachable and accepts the credentials in use ({credentials})")
+        may = "read and write" if may_write(remote.fs.fs, remote.path) else "read (pull), not write (push)"
+        report.ok(f"{where} is reachable; the credentials in use ({credentials}) may {may}")
+
+
+def may_write(s3: S3FileSystem, path: str) -> bool:
+    """Whether the credentials may upload to the remote: S3 asks the same permission to start a
+    multipart upload as to put an object, and the upload, aborted at once, leaves nothing."""
+    bucket, _, prefix = path.partition("/")
+    key = f"{prefix}/.doctor-write-check".lstrip("/")
+    try:
+        upload = s3.call_s3("create_multipart_upload", Bucket=bucket, Key=key)
+    except PermissionError:
+        return False
+    s3.call_s3("abort_multipart_upload", Bucket=bucket, Key=key, UploadId=upload["UploadId"])
+    return True
 
 
 def can_write(folder: Path) -> bool:
