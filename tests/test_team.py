@@ -456,9 +456,9 @@ def test_dvc_keys_per_identity_let_ci_pull_but_not_push(
             "AWS_ACCESS_KEY_ID": key["AccessKeyId"],
             "AWS_SECRET_ACCESS_KEY": key["SecretAccessKey"],
         }
-    urllib.request.urlopen(
-        urllib.request.Request(f"{endpoint}/moto-api/reset-auth", data=b"0")
-    )  # enforce from now
+    plain = {"Content-Type": "text/plain"}  # a form would leave the body unread
+    enforce = urllib.request.Request(f"{endpoint}/moto-api/reset-auth", data=b"0", headers=plain)
+    urllib.request.urlopen(enforce)  # IAM's policies apply from now on
 
     def clone(name: str) -> Path:
         folder = tmp_path / name
