@@ -21,6 +21,7 @@ import socket
 import ssl
 import subprocess
 import sys
+import time
 import tomllib
 import urllib.error
 import urllib.request
@@ -69,6 +70,7 @@ REFUSED_ACTIONS = {
     "model-versions/delete": "delete a model version",
 }
 RACE_ATTEMPTS = 3  # see again_if_raced
+GRANT_PAUSES = (0.25, 0.5, 1.0, 2.0)  # seconds between the attempts of once_granted
 # How SQLite, PostgreSQL or SQL Server, and MySQL word a refused duplicate row.
 DUPLICATE_ROW_MESSAGES = ("UNIQUE constraint failed", "duplicate key", "Duplicate entry")
 
@@ -118,13 +120,30 @@ def connect() -> str:
 
     mlflow.set_tracking_uri(uri)
     name = project_settings()["mlflow_experiment"]
-    experiment = mlflow.get_experiment_by_name(name)
+    experiment = once_granted(lambda: mlflow.get_experiment_by_name(name))
     if experiment is not None:
         experiment_id = experiment.experiment_id
     else:
         experiment_id = create_experiment(name, local=uri.startswith("sqlite:"))
-    mlflow.set_experiment(experiment_id=experiment_id)
+    once_granted(lambda: mlflow.set_experiment(experiment_id=experiment_id))
     return experiment_id
+
+
+def once_granted(call: Callable[[], T]) -> T:
+    """Call `call`; if the tracking server refuses it (HTTP 403), again a few times over about 4 s.
+    MLflow's auth app grants whoever creates an experiment or a registered model its permission
+    just after creating it, so a parallel process of the same user (queued experiments of a new
+    project) that reaches it in between is refused; a refusal that lasts is raised."""
+    from mlflow.exceptions import MlflowException
+
+    for pause in GRANT_PAUSES:
+        try:
+            return call()
+        except MlflowException as error:
+            if error.error_code != "PERMISSION_DENIED":
+                raise
+            time.sleep(pause)
+    return call()
 
 
 def reachable_tracking_uri() -> str:
@@ -244,7 +263,7 @@ def create_experiment(name: str, local: bool) -> str:
     try:
         return mlflow.create_experiment(name, artifact_location=artifacts, tags=kind)
     except MlflowException:
-        experiment = mlflow.get_experiment_by_name(name)
+        experiment = once_granted(lambda: mlflow.get_experiment_by_name(name))
         if experiment is None:
             raise
         return experiment.experiment_id
@@ -489,8 +508,10 @@ def register(model_uri: str, name: str, run_id: str, metrics: tuple[str, ...]) -
             raise
     description, tags = version_lineage(run_id, metrics)
     model_id = model_uri.removeprefix("models:/")  # a logged model: models:/m-<id>
-    return client().create_model_version(
-        name, source=model_uri, run_id=run_id, tags=tags, description=description, model_id=model_id
+    return once_granted(
+        lambda: client().create_model_version(
+            name, source=model_uri, run_id=run_id, tags=tags, description=description, model_id=model_id
+        )
     )
 
 
