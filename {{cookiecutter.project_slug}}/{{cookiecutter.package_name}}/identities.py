@@ -48,14 +48,8 @@ def sign_in_as_admin() -> None:
 
 def project_resources(model_name: str) -> str:
     """Create this project's experiment and registered model if missing; return the experiment id."""
-    from mlflow.exceptions import MlflowException
-
     experiment_id = tracking.connect()
-    try:
-        tracking.client().create_registered_model(model_name)
-    except MlflowException as error:
-        if error.error_code != "RESOURCE_ALREADY_EXISTS":
-            raise
+    tracking.create_registered_model(model_name)
     return experiment_id
 
 

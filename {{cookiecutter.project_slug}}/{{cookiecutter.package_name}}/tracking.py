@@ -496,16 +496,10 @@ def register(model_uri: str, name: str, run_id: str, metrics: tuple[str, ...]) -
     """Register the run's model as a new version of `name`, with the run's description and lineage
     (see version_lineage), or return the version it already has. A new registered model gets the
     project's description."""
-    from mlflow.exceptions import MlflowException
-
     existing = version_of_run(name, run_id)
     if existing is not None:
         return existing
-    try:  # the client API, not mlflow.register_model, which prints three lines about it
-        client().create_registered_model(name, description=pyproject()["project"].get("description"))
-    except MlflowException as error:
-        if error.error_code != "RESOURCE_ALREADY_EXISTS":
-            raise
+    create_registered_model(name)
     description, tags = version_lineage(run_id, metrics)
     model_id = model_uri.removeprefix("models:/")  # a logged model: models:/m-<id>
     return once_granted(
@@ -513,6 +507,18 @@ def register(model_uri: str, name: str, run_id: str, metrics: tuple[str, ...]) -
             name, source=model_uri, run_id=run_id, tags=tags, description=description, model_id=model_id
         )
     )
+
+
+def create_registered_model(name: str) -> None:
+    """Create registered model `name` with the project's description, unless it exists (the client
+    API, not mlflow.register_model, which prints three lines about it)."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        client().create_registered_model(name, description=pyproject()["project"].get("description"))
+    except MlflowException as error:
+        if error.error_code != "RESOURCE_ALREADY_EXISTS":
+            raise
 
 
 def set_alias(name: str, alias: str, version: str) -> None:
