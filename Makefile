@@ -35,8 +35,8 @@ test: venv  ## the template's tests: hooks, then every option combination genera
 	$(PY) -m pytest
 
 lint: venv  ## ruff on the template's own code
-	$(PY) -m ruff check hooks tests tools bench
-	$(PY) -m ruff format --check hooks tests tools bench
+	$(PY) -m ruff check hooks tests tools bench local_extensions.py
+	$(PY) -m ruff format --check hooks tests tools bench local_extensions.py
 
 clean:  ## remove demo/ and caches (keeps .venv)
 	rm -rf demo .pytest_cache .ruff_cache

@@ -60,13 +60,14 @@ def invocation_dir() -> Path:
 
 def bring_table(options: dict) -> tuple[Path, str | None]:
     """Read, check and describe the user's table with the generated package (`adopt.stage_table`):
-    a local file is copied into data/raw/, data/schema.yaml is written. Return the raw file's path
+    a local file is copied into data/raw/ under a name safe anywhere, data/schema.yaml is written,
+    and what needs the user's eye (rows without a target...) is printed. Return the raw file's path
     and, for a URL, the URL (for `dvc import-url`). Any problem stops generation in one line."""
     dataset = options["dataset"]
     missing = [name for name in ("pandas", "pyarrow", "yaml") if importlib.util.find_spec(name) is None]
     if missing:
         sys.exit(
-            f"ERROR: dataset={dataset!r}: reading your table needs {', '.join(missing)} beside cookiecutter "
+            f"ERROR: dataset: reading your table needs {', '.join(missing)} beside cookiecutter "
             f"(pip install {' '.join('pyyaml' if name == 'yaml' else name for name in missing)}); or generate "
             "with a sample and, after `make setup`, switch with `make adopt DATA=... TARGET=...`"
         )
@@ -74,12 +75,14 @@ def bring_table(options: dict) -> tuple[Path, str | None]:
     errors = importlib.import_module(f"{options['package_name']}.errors")
     schema = importlib.import_module(f"{options['package_name']}.schema")
     try:
-        table = adopt.stage_table(
+        table, notes = adopt.stage_table(
             dataset, options["target"], options["task"], options["s3_endpoint_url"], base=invocation_dir()
         )
     except errors.PipelineError as error:
-        sys.exit(f"ERROR: dataset={dataset!r}: {error}")
+        sys.exit(f"ERROR: dataset: {error}")
     schema.dump(table)
+    for note in notes:
+        print(f"NOTE: {note}")
     return Path(table.raw), dataset if adopt.is_url(dataset) else None
 
 

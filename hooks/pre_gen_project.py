@@ -12,13 +12,45 @@ import keyword
 import os
 import re
 import sys
+import unicodedata
 from pathlib import Path, PurePosixPath, PureWindowsPath
-from urllib.parse import urlparse
+from urllib.parse import ParseResult, unquote_plus, urlparse
 
 SUPPORTED_PYTHON = ("3.11", "3.12", "3.13")
-SLUG_PATTERN = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
-PACKAGE_PATTERN = re.compile(r"^[a-z][a-z0-9_]*$")
-MODEL_NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+# Used with fullmatch: `$` in re.match lets a trailing newline through.
+SLUG_PATTERN = re.compile(r"[a-z0-9]+(-[a-z0-9]+)*")
+PACKAGE_PATTERN = re.compile(r"[a-z][a-z0-9_]*")
+MODEL_NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
+S3_BUCKET_PATTERN = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
+FREE_TEXT_OPTIONS = ("project_name", "author_name", "description")
+# Characters no one-line text holds: controls (line breaks, tab, DEL), line and paragraph
+# separators, and lone surrogates (no UTF-8 file can hold one). A line break in the description or
+# the author breaks the package's metadata (setuptools cuts the summary at it).
+NOT_ONE_LINE = frozenset({"Cc", "Zl", "Zp", "Cs"})
+# What comes before a URL's user and password: a scheme of two or more letters (one is a Windows
+# drive), a colon and slashes. Leading spaces and control characters, and tabs and line breaks
+# anywhere, are what urllib's parser skips, so they are taken as it takes them.
+URL_START = re.compile(r"[\x00-\x20]*[A-Za-z][A-Za-z0-9+.\-\t\r\n]+:(?:[\t\r\n]*/)*")
+# Query parameters that carry a signature or a secret (presigned S3, GCS and Azure URLs, API tokens);
+# compared in lowercase, so that no spelling of one slips through.
+SECRET_PARAMETERS = frozenset(
+    {
+        "x-amz-signature",
+        "x-amz-credential",
+        "x-amz-security-token",
+        "x-goog-signature",
+        "x-goog-credential",
+        "signature",
+        "sig",
+        "token",
+        "access_token",
+        "api_key",
+        "apikey",
+        "key",
+        "password",
+        "secret",
+    }
+)
 # Import names a generated package must not shadow: its own dependencies and their tools.
 DEPENDENCY_MODULES = frozenset(
     {
@@ -53,10 +85,14 @@ def check_options(options: dict) -> list[str]:
     """Return one message per invalid option (an empty list when all are valid)."""
     problems: list[str] = []
 
-    def bad(option: str, value: object, allowed: str) -> None:
-        problems.append(f"{option}={value!r} is not valid: {allowed}")
+    def bad(option: str, value: str, allowed: str) -> None:
+        # Shown redacted: a URL's password or signature must not reach the terminal or CI's log.
+        problems.append(f"{option}={redacted(value)!r} is not valid: {allowed}")
 
-    if not options["project_name"].strip():
+    for option in FREE_TEXT_OPTIONS:
+        if not is_one_line(options[option]):
+            bad(option, options[option], "keep it to one line: no line breaks, tabs or control characters")
+    if is_one_line(options["project_name"]) and not options["project_name"].strip():
         bad("project_name", options["project_name"], "give the project a name")
     slug = options["project_slug"]
     if not slug and options["project_name"].strip():
@@ -66,10 +102,10 @@ def check_options(options: dict) -> list[str]:
             "nothing of it is left for a folder name once accents, punctuation and symbols are dropped; "
             "use letters or digits, or give project_slug=...",
         )
-    elif not SLUG_PATTERN.match(slug):
+    elif not SLUG_PATTERN.fullmatch(slug):
         bad("project_slug", slug, "use lowercase letters, digits and single dashes (e.g. wine-quality)")
     package = options["package_name"]
-    if not PACKAGE_PATTERN.match(package) or not package.isidentifier():
+    if not PACKAGE_PATTERN.fullmatch(package) or not package.isidentifier():
         bad(
             "package_name",
             package,
@@ -102,7 +138,7 @@ def check_options(options: dict) -> list[str]:
     if model not in models:
         bad("model", model, f"choose one of {', '.join(models)}")
 
-    if not MODEL_NAME_PATTERN.match(options["registered_model_name"]):
+    if not MODEL_NAME_PATTERN.fullmatch(options["registered_model_name"]):
         bad(
             "registered_model_name",
             options["registered_model_name"],
@@ -124,6 +160,82 @@ def check_options(options: dict) -> list[str]:
     return problems
 
 
+def is_one_line(text: str) -> bool:
+    """Whether `text` is a single line of printable text (see NOT_ONE_LINE)."""
+    return not any(unicodedata.category(character) in NOT_ONE_LINE for character in text)
+
+
+def is_s3(url: str) -> bool:
+    """Whether `url` is an s3:// URL (in any case, spaces and control characters before it ignored)."""
+    return re.sub(r"[\x00-\x20]", "", url).lower().startswith("s3:")
+
+
+def userinfo_span(url: str) -> tuple[int, int] | None:
+    """Where `url`'s user[:password] is (start, end: the '@' before the host), or None when it has
+    none. A password with an unescaped '/', '?' or '#' (an AWS secret key often has a '/') cuts the
+    host short, leaving a port that is not a number: then the user[:password] runs to the last '@'."""
+    start = URL_START.match(url)
+    if not start:
+        return None
+    begin = start.end()
+    authority = re.split(r"[/?#]", url[begin:], maxsplit=1)[0]
+    if "@" in authority:
+        return begin, begin + authority.rindex("@")
+    host_and_port = authority.partition("]")[2] if authority.startswith("[") else authority  # [IPv6]
+    _, colon, port = host_and_port.partition(":")
+    # A port is a number; an s3:// URL has none (a bucket's name holds no ':').
+    port_is_valid = not colon or (re.fullmatch(r"[0-9]{1,5}", port) and not is_s3(url))
+    if port_is_valid or "@" not in url[begin:]:
+        return None
+    return begin, url.rindex("@")
+
+
+def secret_parameters(url: str) -> list[tuple[str, int, int]]:
+    """The query parameters of `url` that hold a signature or a secret (SECRET_PARAMETERS), each as
+    its name and where its value is."""
+    if not URL_START.match(url):
+        return []
+    userinfo = userinfo_span(url)
+    question_mark = url.find("?", userinfo[1] if userinfo else 0)  # a password may hold a '?'
+    if question_mark < 0:
+        return []
+    query_start = question_mark + 1
+    query = url[query_start:].partition("#")[0]
+    found = []
+    for parameter in re.finditer(r"[^&]+", query):
+        name, equals, value = parameter.group().partition("=")
+        if value and unquote_plus(name).strip().lower() in SECRET_PARAMETERS:
+            value_start = query_start + parameter.start() + len(name) + len(equals)
+            found.append((unquote_plus(name).strip(), value_start, value_start + len(value)))
+    return found
+
+
+def redacted(url: str) -> str:
+    """`url` with its secrets replaced by `***`: the password (the user when there is no password:
+    a token given as the user) and the values of secret query parameters. Other text is unchanged."""
+    secrets = [(start, end) for _, start, end in secret_parameters(url)]
+    userinfo = userinfo_span(url)
+    if userinfo:
+        user, colon, _ = url[userinfo[0] : userinfo[1]].partition(":")
+        secrets.insert(0, (userinfo[0] + len(user) + len(colon), userinfo[1]) if colon else userinfo)
+    shown, shown_to = [], 0
+    for start, end in secrets:
+        shown += [url[shown_to:start], "***"]
+        shown_to = end
+    return "".join([*shown, url[shown_to:]])
+
+
+def url_parts(url: str) -> ParseResult | None:
+    """`url` as urllib reads it, or None where it cannot: an unclosed '[' (of an IPv6 address), a
+    port that is not a number from 0 to 65535."""
+    try:
+        parsed = urlparse(url)
+        parsed.port  # noqa: B018 - raises ValueError on a malformed port
+    except ValueError:
+        return None
+    return parsed
+
+
 def invocation_dir() -> Path:
     """Where cookiecutter was run (the shell's PWD): relative data paths are taken from there. Hooks
     run inside the new project folder, one below it unless `--output-dir` says otherwise."""
@@ -136,10 +248,35 @@ def dataset_problem(dataset: str, samples: dict) -> str | None:
     http(s):// or s3:// URL. Reading and checking the table is the post-generation hook's work."""
     if dataset in samples:
         return None
-    hint = f"a sample ({', '.join(samples)}), or your table: a CSV or Parquet path, https:// or s3:// URL"
+    hint = (
+        f"a sample ({', '.join(samples)}), or your table: a CSV/TSV (any delimiter, compressed too), "
+        "Parquet or Excel path, https:// or s3:// URL"
+    )
     if not dataset.strip():
         return f"give {hint}"
-    parsed = urlparse(dataset)
+    # `dvc import-url` writes the URL into the raw table's .dvc file, which is committed to git.
+    if userinfo_span(dataset):
+        if is_s3(dataset):
+            return (
+                "the URL holds credentials, which would be written into the project's .dvc file, in git; "
+                "give s3://bucket/key and set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or AWS_PROFILE) "
+                "in the environment, or download the file and give its path"
+            )
+        return (
+            "the URL holds a user or password, which would be written into the project's .dvc file, "
+            "in git; download the file and give its path"
+        )
+    if secrets := secret_parameters(dataset):
+        return (
+            f"the URL holds a signature or secret ({', '.join(name for name, _, _ in secrets)}), which "
+            "would be written into the project's .dvc file, in git (and a signature expires); "
+            "download the file and give its path"
+        )
+    if not is_one_line(dataset):
+        return "a path or URL holds no line breaks, tabs or control characters"
+    parsed = url_parts(dataset)
+    if parsed is None:
+        return f"the URL's host or port is malformed; give {hint}"
     if parsed.scheme in ("http", "https"):
         return None if parsed.hostname else f"the URL has no host; give {hint}"
     if parsed.scheme == "s3":
@@ -159,15 +296,13 @@ def tracking_uri_problem(uri: str) -> str | None:
     """Say what is wrong with an MLflow tracking URI, or None when it is empty or a server URL."""
     if uri == "":
         return None
-    parsed = urlparse(uri)
+    if userinfo_span(uri):
+        return "credentials do not belong in the URI; set MLFLOW_TRACKING_USERNAME/MLFLOW_TRACKING_PASSWORD in the environment"
+    parsed = url_parts(uri)
+    if parsed is None:
+        return "the host or port is malformed (a port is a number from 1 to 65535)"
     if parsed.scheme not in ("http", "https") or not parsed.hostname or any(c.isspace() for c in uri):
         return "leave it empty for the SQLite store in the project, or give a server URL like http://127.0.0.1:5000"
-    try:
-        parsed.port  # noqa: B018 - raises ValueError on a malformed port
-    except ValueError:
-        return "the port is not a number from 1 to 65535"
-    if "@" in parsed.netloc:
-        return "credentials do not belong in the URI; set MLFLOW_TRACKING_USERNAME/MLFLOW_TRACKING_PASSWORD in the environment"
     return None
 
 
@@ -175,17 +310,24 @@ def remote_url_problem(url: str) -> str | None:
     """Say what is wrong with a DVC remote URL, or None when it is empty, s3://bucket/… or an absolute path."""
     if url == "":
         return None
+    if userinfo_span(url):
+        return (
+            "credentials do not belong in the URL (it is written into .dvc/config, in git); set "
+            "AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY in the environment, or `dvc remote modify --local`"
+        )
     if any(c.isspace() for c in url):
         return "remove the spaces"
-    parsed = urlparse(url)
-    if parsed.scheme == "s3":
-        if not re.match(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", parsed.netloc):
+    parsed = url_parts(url)
+    if parsed and parsed.scheme == "s3":
+        if not S3_BUCKET_PATTERN.fullmatch(parsed.netloc):
             return (
                 "s3:// needs a bucket name of 3-63 lowercase letters, digits, '.' or '-' (s3://bucket/path)"
             )
         return None
     if PurePosixPath(url).is_absolute() or PureWindowsPath(url).is_absolute():
         return None
+    if parsed is None:
+        return "the URL's host or port is malformed; use s3://bucket/path or an absolute local path"
     if parsed.scheme:
         return f"the scheme {parsed.scheme}:// is not supported here; use s3://bucket/path or an absolute local path (add other remotes later with `dvc remote add`)"
     return "a local remote must be an absolute path (e.g. /srv/dvc-storage)"
@@ -196,13 +338,18 @@ def endpoint_url_problem(url: str, remote_url: str, dataset: str = "") -> str | 
     or an s3:// table."""
     if url == "":
         return None
-    parsed = urlparse(url)
-    if parsed.scheme not in ("http", "https") or not parsed.hostname or any(c.isspace() for c in url):
-        return "give the S3-compatible server's URL like http://127.0.0.1:9000, or leave it empty for AWS"
-    if "@" in parsed.netloc:
+    if userinfo_span(url):
         return "credentials do not belong in the URL; set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY in the environment"
-    if urlparse(remote_url).scheme != "s3" and urlparse(dataset).scheme != "s3":
-        return f"an endpoint only applies to an s3:// remote or table, and dvc_remote_url is {remote_url!r}"
+    parsed = url_parts(url)
+    if (
+        not parsed
+        or parsed.scheme not in ("http", "https")
+        or not parsed.hostname
+        or any(c.isspace() for c in url)
+    ):
+        return "give the S3-compatible server's URL like http://127.0.0.1:9000, or leave it empty for AWS"
+    if not is_s3(remote_url) and not is_s3(dataset):
+        return f"an endpoint only applies to an s3:// remote or table, and dvc_remote_url is {redacted(remote_url)!r}"
     return None
 
 

@@ -1,5 +1,5 @@
 """Write the bundled samples' schemas, `data/raw/<sample>.schema.yaml` in the template, with the
-generated package's own inference (`schema.infer`): the hook then needs no pandas to set up a
+generated package's own inference (`adopt.describe`, what generation runs): the hook then needs no pandas to set up a
 sample project. Run after changing schema.py or a sample: `python tools/sample_schemas.py`;
 tests/test_datasets.py checks that they are current.
 """
@@ -31,11 +31,12 @@ def template_package() -> ModuleType:
 
 def sample_schema_text(sample: Path) -> str:
     """The schema file that inference writes for the bundled sample CSV `sample`."""
-    import pandas as pd
-
     template_package()
     schema = importlib.import_module("template_package.schema")
-    table = schema.infer(pd.read_csv(sample), "target", "auto", raw=f"data/raw/{sample.name}")
+    adopt = importlib.import_module("template_package.adopt")
+    table, notes = adopt.describe(str(sample), sample.name, "target", "auto")
+    if notes:
+        raise SystemExit(f"{sample.name}: {'; '.join(notes)}")
     out = Path(sys.modules["template_package"].__path__[0]).parent / ".sample-schema.tmp"
     try:
         schema.dump(table, out)

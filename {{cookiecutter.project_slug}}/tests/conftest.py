@@ -13,7 +13,7 @@ import pytest
 
 from {{ cookiecutter.package_name }} import schema
 from {{ cookiecutter.package_name }}.config import Params, load_params
-from {{ cookiecutter.package_name }}.table import read_table
+from {{ cookiecutter.package_name }}.table import TableFormat, read_table
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 TABLE = schema.load(PROJECT_ROOT / schema.SCHEMA_FILE)  # the project's table, as data/schema.yaml has it
@@ -41,7 +41,8 @@ def params() -> Params:
 @pytest.fixture
 def tiny_raw(tmp_path: Path) -> Path:
     """A small copy of the raw data as CSV: up to 80 rows (at least 4 of each class)."""
-    frame = read_table(RAW_DATA)
+    frame = read_table(RAW_DATA, TableFormat.from_dict(TABLE.format), TABLE.missing_texts())
+    frame = frame[frame[TARGET].notna()]  # rows without a target are prepare's to leave out
     if TABLE.task == "classification":
         tiny = frame.groupby(TARGET).head(4)
         rest = frame.drop(index=tiny.index)

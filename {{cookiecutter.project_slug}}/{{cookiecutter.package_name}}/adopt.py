@@ -1,14 +1,20 @@
 """Switch the project to a table of your own: `make adopt DATA=<path or URL> TARGET=<column> [TASK=auto]`.
 
-    python -m <package>.adopt --data ~/penguins.csv --target species [--task auto]
+    python -m <package>.adopt --data ~/penguins.csv --target species [--task auto] [--sheet Prices]
 
-DATA is a CSV or Parquet file: a local path, an http(s):// URL or s3://bucket/key (for an
-S3-compatible server, give its endpoint with --s3-endpoint-url or AWS_ENDPOINT_URL). The table is
-read and checked first (readable, the target there, enough rows, two or more classes or a target
-that varies, something left to learn from); on any problem nothing changes. Then:
-- a local file is copied into data/raw/ and added to DVC; a URL is brought in with
-  `dvc import-url`, so its .dvc file records the source and `dvc update` refreshes it;
-- data/schema.yaml is inferred anew (read it: roles, kinds, gaps, categories; edit it at will);
+DATA is a table as you have it: CSV or TSV in any common dialect (`,` `;` tab `|`, a decimal comma,
+UTF-8 or a Windows code page; compressed .gz .bz2 .xz .zst .zip too), Parquet, or Excel (the first
+sheet, or --sheet); a local path, an http(s):// URL or s3://bucket/key (for an S3-compatible server,
+give its endpoint with --s3-endpoint-url or AWS_ENDPOINT_URL). The table is read and checked first
+(readable, the target there, enough labeled rows, two or more classes or a target that varies,
+something left to learn from); on any problem nothing changes. Then:
+- the file gets a name of plain letters, digits, `.`, `_` and `-` in data/raw/ (`data (1).csv`
+  becomes `data-1.csv`); its original name or URL is kept as the schema's `source:`;
+- a local file is copied there and added to DVC; a URL is brought in with `dvc import-url`, so its
+  .dvc file records the source and `dvc update` refreshes it;
+- data/schema.yaml is inferred anew (read it: how the file is read, roles, kinds, the texts read as
+  missing, categories; edit it at will), and what needs your eye is said (rows without a target,
+  missing-value words kept as classes);
 - the previous table leaves the workspace, and stays in DVC's cache and in git history.
 The project's generation runs the same code for a table given as `dataset`.
 """
@@ -17,20 +23,43 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import shutil
 import subprocess
 import sys
+import unicodedata
 from pathlib import Path, PurePosixPath
-from urllib.parse import urlparse
+from urllib.parse import parse_qsl, urlparse
 
-from . import schema
+from . import inference, schema
 from .errors import PipelineError, run_main
 from .failpoints import fail_point
 from .files import atomic_path
-from .table import read_table, table_format
+from .table import read_detected, read_table
 
 RAW_DIR = Path("data", "raw")
 URL_SCHEMES = ("http", "https", "s3")
+COMPRESSIONS = (".gz", ".bz2", ".xz", ".zst", ".zip")
+UNSAFE_CHARACTERS = re.compile(r"[^A-Za-z0-9._-]+")
+LONGEST_STEM = 80  # characters kept of the file name's stem
+# Latin letters that Unicode does not decompose into a plain letter and an accent.
+LATIN_LETTERS = str.maketrans(
+    {
+        "ß": "ss",
+        "æ": "ae",
+        "Æ": "AE",
+        "œ": "oe",
+        "Œ": "OE",
+        "ø": "o",
+        "Ø": "O",
+        "ł": "l",
+        "Ł": "L",
+        "đ": "d",
+        "Đ": "D",
+    }
+)
+# Query parameters that carry a secret: a presigned URL's signature, a token, a key.
+SECRET_PARAMETER = re.compile(r"signature|credential|security-token|^sig$|token|key|password|secret", re.I)
 
 
 def is_url(source: str) -> bool:
@@ -50,24 +79,117 @@ def storage_options(source: str, endpoint_url: str) -> dict | None:
     return None
 
 
+def check_url(source: str) -> None:
+    """Refuse a URL that carries a secret (a user and password, a presigned URL's signature or a
+    token): DVC would write it into the .dvc file, in git. The message never repeats the secret."""
+    parsed = urlparse(source)
+    secrets = [name for name, _ in parse_qsl(parsed.query) if SECRET_PARAMETER.search(name)]
+    if parsed.password is not None or parsed.username is not None:
+        shown = parsed._replace(netloc=f"***@{parsed.hostname or ''}").geturl()
+        raise PipelineError(
+            f"{shown}: a URL with a user or password would be written into data/raw/*.dvc, in git; "
+            "give credentials in the environment (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY for s3://), "
+            "or download the file and give its path"
+        )
+    if secrets:
+        shown = parsed._replace(query="...").geturl()
+        raise PipelineError(
+            f"{shown}: the URL carries a secret ({', '.join(secrets)}), which would be written into "
+            "data/raw/*.dvc, in git; download the file and give its path"
+        )
+
+
+def raw_name(name: str) -> str:
+    """The name the table gets in data/raw/: the original's stem in plain letters, digits, `.`, `_`
+    and `-` (accents dropped, anything else a dash), and its suffix, e.g. `data (1).csv` ->
+    `data-1.csv`. Nothing a shell or DVC's interpolation would read as code or syntax."""
+    lower = name.lower()
+    compression = next((suffix for suffix in COMPRESSIONS if lower.endswith(suffix)), "")
+    inner = name[: len(name) - len(compression)]
+    suffix = found[0] if (found := re.search(r"\.[A-Za-z0-9]{1,8}$", inner)) else ""
+    stem = inner[: len(inner) - len(suffix)].translate(LATIN_LETTERS)
+    stem = unicodedata.normalize("NFKD", stem).encode("ascii", "ignore").decode()  # é -> e
+    stem = re.sub("-{2,}", "-", UNSAFE_CHARACTERS.sub("-", stem)).strip("-._")[:LONGEST_STEM].rstrip("-._")
+    stem = stem or "table"
+    return stem + (suffix + compression).lower()
+
+
 def stage_table(
-    source: str, target: str, task: str, endpoint_url: str = "", base: Path | None = None
-) -> schema.Schema:
-    """Read and check the table at `source`, then, for a local file, copy it into data/raw/ (a URL
-    is left for `dvc import-url`). Return its schema, for data/schema.yaml; on any problem a
-    PipelineError, with nothing written."""
+    source: str,
+    target: str,
+    task: str,
+    endpoint_url: str = "",
+    base: Path | None = None,
+    sheet: str | None = None,
+) -> tuple[schema.Schema, list[str]]:
+    """Read and check the table at `source`, then, for a local file, copy it into data/raw/ under
+    its raw_name (a URL is left for `dvc import-url`). Return its schema, for data/schema.yaml, and
+    notes on what needs the user's eye; on any problem a PipelineError, with nothing written."""
     if is_url(source):
-        name, location = PurePosixPath(urlparse(source).path).name, source
+        check_url(source)
+        name, location = source_name(source), source
     else:
         location = str(local_path(source, base or Path.cwd()))
         name = Path(location).name
-    table_format(name)  # a format we read, before any download
-    frame = read_table(location, storage_options(source, endpoint_url))
-    table = schema.infer(frame, target, task, raw=(RAW_DIR / name).as_posix())
+    described = describe(
+        location,
+        source if is_url(source) else name,
+        target,
+        task,
+        storage_options(source, endpoint_url),
+        sheet,
+    )
     if not is_url(source):
-        with atomic_path(RAW_DIR / name) as temporary:
+        with atomic_path(Path(described[0].raw)) as temporary:
             shutil.copyfile(location, temporary)
-    return table
+    return described
+
+
+def describe(
+    location: str,
+    source: str,
+    target: str,
+    task: str,
+    options: dict | None = None,
+    sheet: str | None = None,
+) -> tuple[schema.Schema, list[str]]:
+    """The schema of the table at `location` (read with fsspec's `options`), named after `source`
+    (the file name or URL the user gave), and the notes on it. Read twice: as text, to find which
+    missing-value words each column holds, then with those words as empty cells."""
+    # The text read settles the format: an encoding judged on the first megabyte may give way.
+    text, table_format = read_detected(location, options, text=True, sheet=sheet)
+    missing, kept = inference.missing_texts(text, target)
+    frame = read_table(location, table_format, missing, storage_options=options)
+    raw = (RAW_DIR / raw_name(source_name(source) if is_url(source) else source)).as_posix()
+    table = inference.infer(
+        frame, target, task, missing, raw=raw, source=source, format=table_format.as_dict()
+    )
+    return table, notes(table, frame, kept)
+
+
+def source_name(url: str) -> str:
+    """The file name in a URL's path."""
+    return PurePosixPath(urlparse(url).path).name
+
+
+def notes(table: schema.Schema, frame: object, kept: dict[str, int]) -> list[str]:
+    """What the user should know of the inferred schema: rows without a target (left out of
+    training), missing-value words kept as classes."""
+    found = []
+    target = table.columns[table.target]
+    unlabeled = int(frame[table.target].isna().sum())
+    if unlabeled:
+        found.append(
+            f"{unlabeled:,} rows have no {table.target!r}{inference.written_as(target.missing)}: "
+            "left out of training and evaluation; after `dvc repro`, score them with "
+            "`make predict INPUT=data/prepared/unlabeled.parquet OUTPUT=unlabeled-scores.csv`"
+        )
+    for word, rows in kept.items():
+        found.append(
+            f"{rows:,} cells of {table.target!r} hold {word!r}, kept as a class (as frequent as a real "
+            f"class); to read it as a missing label, add it to the target's missing: in {schema.SCHEMA_FILE}"
+        )
+    return found
 
 
 def dvc(*args: str) -> None:
@@ -77,10 +199,13 @@ def dvc(*args: str) -> None:
         raise PipelineError(f"`dvc {' '.join(args)}` failed: {(result.stderr or result.stdout).strip()}")
 
 
-def adopt(source: str, target: str, task: str, endpoint_url: str = "") -> schema.Schema:
-    """Switch the project to the table at `source` (see the module docstring); return its schema."""
+def adopt(
+    source: str, target: str, task: str, endpoint_url: str = "", sheet: str | None = None
+) -> tuple[schema.Schema, list[str]]:
+    """Switch the project to the table at `source` (see the module docstring); return its schema
+    and the notes on it (see notes)."""
     previous = schema.load().raw if schema.SCHEMA_FILE.exists() else ""
-    table = stage_table(source, target, task, endpoint_url)
+    table, said = stage_table(source, target, task, endpoint_url, sheet=sheet)
     fail_point("adopt.table_copied")
     if previous and previous != table.raw and Path(previous + ".dvc").exists():
         dvc("remove", "--outs", previous + ".dvc")  # its data stays in the cache and in git history
@@ -96,21 +221,24 @@ def adopt(source: str, target: str, task: str, endpoint_url: str = "") -> schema
         dvc("add", "--quiet", table.raw)
     fail_point("adopt.data_added")
     schema.dump(table)
-    return table
+    return table, said
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--data", required=True, help="CSV or Parquet: a path, an http(s):// or s3:// URL")
+    parser.add_argument(
+        "--data", required=True, help="CSV/TSV, Parquet or Excel: a path, an http(s):// or s3:// URL"
+    )
     parser.add_argument("--target", required=True, help="the column to predict")
     parser.add_argument("--task", default="auto", choices=("auto", *schema.TASKS), help="default: auto")
+    parser.add_argument("--sheet", default=None, help="Excel: the sheet to read (default: the first)")
     parser.add_argument(
         "--s3-endpoint-url", default=os.environ.get("AWS_ENDPOINT_URL", ""), help="an S3-compatible server"
     )
     args = parser.parse_args()
-    table = adopt(args.data, args.target, args.task, args.s3_endpoint_url)
+    table, said = adopt(args.data, args.target, args.task, args.s3_endpoint_url, args.sheet or None)
     features = table.features()
     ignored = [name for name, column in table.columns.items() if column.role == "ignored"]
     print(
@@ -119,6 +247,8 @@ def main() -> None:
         + f") -> {schema.SCHEMA_FILE}\n"
         f"Next: read {schema.SCHEMA_FILE}, then `dvc repro` and commit: git add --all && git commit"
     )
+    for note in said:
+        print(f"note: {note}")
 
 
 if __name__ == "__main__":

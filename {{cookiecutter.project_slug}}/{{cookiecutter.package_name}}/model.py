@@ -12,6 +12,10 @@ and serve load, so raw rows go in: text categories, empty cells, values never se
 - `linear` (logistic or ridge regression): numbers with empty cells filled by the median and
   scaled; categories one-hot encoded, rare ones (beyond `train.max_categories`) grouped, unseen
   ones all zeros.
+- Dates (kind `datetime`), for every model: the raw text parsed with the column's `format`, then
+  its parts as numbers (`<column>_year`, `_month`, `_day`, `_weekday`, `_day_of_year`, and `_hour`
+  when the training data has times; see date_features.py). `linear` also gets the sine and cosine
+  of month, weekday and hour, and fills and scales the parts like numbers.
 
 scikit-learn is imported inside the functions, so reading params stays fast.
 """
@@ -49,10 +53,20 @@ def column_handling(schema: Schema, params: TrainParams) -> ColumnTransformer:
             encoded_missing_value=np.nan,
             max_categories=params.max_categories,
         )
-    return ColumnTransformer(
-        [("number", numbers, schema.features("number")), ("category", categories, schema.categorical)],
-        verbose_feature_names_out=False,  # output columns keep the table's names
-    )
+    columns = [("number", numbers, schema.features("number")), ("category", categories, schema.categorical)]
+    clash = False
+    dates = schema.features("datetime")
+    if dates:  # last, so that gradient_boosting's category indices stay those of estimator()
+        from .date_features import DateParts, part_names
+
+        parts = DateParts([schema.columns[name].format for name in dates], cyclic=params.model == "linear")
+        if params.model == "linear":
+            parts = make_pipeline(parts, SimpleImputer(strategy="median"), StandardScaler())
+        columns.append(("datetime", parts, dates))
+        clash = any(f"{date}_{part}" in schema.columns for date in dates for part in part_names(True, True))
+    # Output columns keep the table's names (a date's parts: `<column>_<part>`), unless a column is
+    # named like a date's part: then every name gets its step's prefix (`number__`, `datetime__`).
+    return ColumnTransformer(columns, verbose_feature_names_out=clash)
 
 
 def estimator(schema: Schema, params: TrainParams) -> BaseEstimator:
@@ -76,7 +90,7 @@ def estimator(schema: Schema, params: TrainParams) -> BaseEstimator:
         return forest(n_estimators=params.n_estimators, **trees)
     if params.model == "gradient_boosting":
         boosting = HistGradientBoostingClassifier if classify else HistGradientBoostingRegressor
-        # The category columns come after the numbers (see column_handling).
+        # The category columns come after the numbers, and before any date parts (see column_handling).
         numbers = len(schema.features("number"))
         categorical = list(range(numbers, numbers + len(schema.categorical))) or None
         return boosting(max_iter=params.n_estimators, categorical_features=categorical, **trees)
@@ -93,7 +107,8 @@ def build_model(schema: Schema, params: TrainParams) -> Pipeline:
 
 
 def unseen_categories(model: Pipeline, features: pd.DataFrame) -> dict[str, int]:
-    """Column -> how many rows hold a category the fitted model never saw (empty cells aside)."""
+    """Column -> how many rows hold a category the fitted model never saw (empty cells aside).
+    Only category and boolean columns count: a date the model never saw is no surprise."""
     handling = model.named_steps["columns"]
     encoder = handling.named_transformers_.get("category")
     if encoder is None or not hasattr(encoder, "categories_"):

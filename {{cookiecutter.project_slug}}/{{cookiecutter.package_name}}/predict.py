@@ -57,7 +57,9 @@ def load_model(model: str) -> tuple[Any, schema.Schema]:
 
 def signature_schema(inputs: list[ColSpec]) -> schema.Schema:
     """The feature columns a logged model takes, as its MLflow signature lists them (see
-    tracking.signature): doubles are numbers, strings categories."""
+    tracking.signature): doubles are numbers, strings categories. A date column is a string too:
+    read back as a category it is conformed to the same text as from data/schema.yaml, and the
+    model parses it; unseen-category counts look only at the model's category columns."""
     columns = {
         spec.name: schema.Column(
             role="feature",

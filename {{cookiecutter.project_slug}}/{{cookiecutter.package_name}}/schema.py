@@ -1,21 +1,23 @@
-"""The table's description, `data/schema.yaml`: infer it, read and write it, check a frame against it.
+"""The table's description, `data/schema.yaml`: read and write it, check a frame against it.
 
 Every column has a role: `feature` (the model learns from it), `target` (what it predicts) or
-`ignored` (with the reason: an identifier, exported row names, a constant, an empty column, dates).
-A feature's kind is `number`, `category` or `boolean` (booleans are encoded like categories).
-prepare checks the raw data against the schema, train builds the model's column handling from it,
-and predict checks new rows against it: none of them looks at dtypes on its own.
+`ignored` (with the reason: an identifier, exported row names, a constant, an empty column).
+A feature's kind is `number`, `category`, `boolean` (encoded like a category) or `datetime` (the
+model learns from its parts: year, month, weekday...). The schema also says how to read the file
+(`format:`) and which cell texts mean "empty" in each column (`missing:`). `inference.py` writes a
+first version from the data; prepare checks the raw data against it, train builds the model's
+column handling from it, and predict checks new rows against it: none of them looks at dtypes.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 import yaml
 
-from . import tasks
 from .errors import PipelineError
 from .files import read_yaml, write_atomic
 
@@ -24,22 +26,25 @@ if TYPE_CHECKING:
 
 SCHEMA_FILE = Path("data", "schema.yaml")
 Role = Literal["feature", "target", "ignored"]
-Kind = Literal["number", "category", "boolean"]
+Kind = Literal["number", "category", "boolean", "datetime"]
+KINDS = ("number", "category", "boolean", "datetime")
 TASKS = ("classification", "regression")
-MIN_ROWS = 20  # fewer rows leave too few to hold out for evaluation
-MAX_LISTED_CATEGORIES = 100  # more distinct values than this are not listed in the schema
-MAX_CLASS_CODES = 20  # an integer target with at most this many values is read as classes (task=auto)
 EXAMPLES = 3  # example values and rows a problem names
-# Names that spreadsheet and R exports give the row-number column (pandas reads "" as "Unnamed: 0").
-ROW_NAME_COLUMNS = ("Unnamed: 0", "rownames", "row.names")
+MIN_ROWS = 20  # fewer labeled rows leave too few to hold out for evaluation
+LINE_BREAKS = frozenset("\n\r\x85\u2028\u2029")  # what YAML readers may take for the end of a line
+LONGEST_SIMPLE_KEY = 1000  # YAML allows 1024 characters in a key before `:`; longer ones need `? `
 HEADER = """\
 # The table's description: what `prepare` checks the raw data against, what the model learns from,
 # and what `predict` accepts. Inferred from the data; edit it, then `dvc repro`:
-#   raw:        the table's file (DVC-tracked; dvc.yaml reads this), target: the column predicted
+#   raw:        the table's file in this project (DVC-tracked; dvc.yaml reads this)
+#   source:     where it came from, as you gave it;  target: the column predicted
+#   format:     how the file is read: type (csv, parquet, excel), delimiter, decimal, encoding, sheet
 #   task:       classification or regression
 #   role:       feature (learned from), target (predicted), or ignored (with the reason)
-#   kind:       number, category or boolean (a boolean is encoded like a category)
-#   nullable:   whether empty cells are allowed (the model fills them)
+#   kind:       number, category, boolean (encoded like a category) or datetime (format: how to parse)
+#   nullable:   whether empty cells are allowed (the model fills them; rows without a target are
+#               left out of training, and prepare writes them to data/prepared/unlabeled.parquet)
+#   missing:    cell texts read as empty besides an empty cell (e.g. NA); remove one to keep it as a value
 #   categories: the values seen (predict warns about others); null when too many to list
 """
 
@@ -51,19 +56,23 @@ class Column:
     role: Role
     kind: Kind | None = None  # features and the target
     nullable: bool = False
+    format: str | None = None  # datetime: the format pandas parses it with (strftime codes, or ISO8601)
+    missing: list[str] | None = None  # cell texts read as empty besides an empty cell (e.g. NA, None)
     categories: list | None = None
     reason: str | None = None  # why an ignored column is ignored
 
 
 @dataclass(frozen=True)
 class Schema:
-    """The table: its target, the task, every column by name (in the table's order), and the file
-    that holds it (`raw`, which dvc.yaml reads from here)."""
+    """The table: its target, the task, every column by name (in the table's order), the file that
+    holds it (`raw`, which dvc.yaml reads from here), where that came from and how to read it."""
 
     target: str
     task: str
     columns: dict[str, Column] = field(default_factory=dict)
     raw: str = ""
+    source: str = ""  # where the table came from: the user's file name or URL, as given
+    format: dict = field(default_factory=dict)  # how to read `raw` (table.TableFormat's fields)
 
     def features(self, *kinds: Kind) -> list[str]:
         """The feature columns (of the given kinds, or all), in the table's order."""
@@ -78,26 +87,32 @@ class Schema:
         """Features encoded as categories (text and booleans)."""
         return self.features("category", "boolean")
 
+    def missing_texts(self) -> dict[str, list[str]]:
+        """Column -> the cell texts read as empty: an empty cell, and the column's `missing:`."""
+        return {name: ["", *(column.missing or [])] for name, column in self.columns.items()}
+
 
 def load(path: Path = SCHEMA_FILE) -> Schema:
     """Read `path`; a PipelineError naming what is wrong with it."""
     raw = read_yaml(path, "`make adopt DATA=... TARGET=...` writes it")
     try:
         columns = {str(name): Column(**spec) for name, spec in raw["columns"].items()}
-        schema = Schema(target=str(raw["target"]), task=raw["task"], columns=columns, raw=str(raw["raw"]))
-    except (KeyError, TypeError, AttributeError) as error:
+        schema = Schema(
+            target=str(raw["target"]),
+            task=raw["task"],
+            columns=columns,
+            raw=str(raw["raw"]),
+            source=str(raw.get("source") or ""),
+            format=dict(raw.get("format") or {}),
+        )
+    except (KeyError, TypeError, AttributeError, ValueError) as error:
         raise PipelineError(
             f"{path} must have raw:, target:, task: and columns: (name: role, kind, ...): {error}"
         ) from None
     for name, column in schema.columns.items():
-        if column.role not in ("feature", "target", "ignored"):
-            raise PipelineError(
-                f"{path}: column {name!r} has role {column.role!r}; use feature, target or ignored"
-            )
-        if column.role != "ignored" and column.kind not in ("number", "category", "boolean"):
-            raise PipelineError(
-                f"{path}: column {name!r} has kind {column.kind!r}; use number, category or boolean"
-            )
+        problem = column_problem(column)
+        if problem:
+            raise PipelineError(f"{path}: column {name!r} {problem}")
     if schema.task not in TASKS:
         raise PipelineError(f"{path}: task {schema.task!r} is not one of {', '.join(TASKS)}")
     if schema.columns.get(schema.target, Column("ignored")).role != "target":
@@ -107,107 +122,79 @@ def load(path: Path = SCHEMA_FILE) -> Schema:
     return schema
 
 
+def column_problem(column: Column) -> str | None:
+    """What is wrong with one column's description, or None."""
+    if column.role not in ("feature", "target", "ignored"):
+        return f"has role {column.role!r}; use feature, target or ignored"
+    if column.role != "ignored" and column.kind not in KINDS:
+        return f"has kind {column.kind!r}; use {', '.join(KINDS)}"
+    if column.kind == "datetime" and not column.format:
+        return "has kind datetime but no format: give one, e.g. format: '%Y-%m-%d' or format: ISO8601"
+    if column.missing is not None and not (
+        isinstance(column.missing, list) and all(isinstance(text, str) for text in column.missing)
+    ):
+        return f"has missing: {column.missing!r}; give a list of texts, e.g. missing: ['NA', 'n/a']"
+    return None
+
+
 def dump(schema: Schema, path: Path = SCHEMA_FILE) -> None:
     """Write `schema` to `path` (atomically): the header that explains the fields, then one line per
-    column."""
-    head = yaml.safe_dump({"raw": schema.raw, "target": schema.target, "task": schema.task}, sort_keys=False)
-    lines = []
+    column. Any column name or value loads back as it was (see yaml_value)."""
+    head = {"raw": schema.raw, "source": schema.source, "target": schema.target, "task": schema.task}
+    lines = [f"{key}: {yaml_value(value)}\n" for key, value in head.items()]
+    if schema.format:
+        lines.append(f"format: {yaml_value(schema.format)}\n")
+    lines.append("columns:\n")
     for name, column in schema.columns.items():
         spec = {key: value for key, value in asdict(column).items() if value is not None}
         if column.role == "ignored":
             del spec["nullable"]  # about features and the target only
-        flow = yaml.safe_dump(
-            spec, default_flow_style=True, sort_keys=False, allow_unicode=True, width=1 << 16
-        )
-        key = yaml.safe_dump(name, allow_unicode=True).removesuffix("\n...\n").strip()
-        lines.append(f"  {key}: {flow.strip()}\n")
-    text = HEADER + head + "columns:\n" + "".join(lines)
+        if not spec.get("missing", True):
+            del spec["missing"]
+        key = yaml_value(name)
+        if len(key) > LONGEST_SIMPLE_KEY:
+            lines.append(f"  ? {key}\n  : {yaml_value(spec)}\n")
+        else:
+            lines.append(f"  {key}: {yaml_value(spec)}\n")
+    text = HEADER + "".join(lines)
     write_atomic(path, lambda temporary: Path(temporary).write_text(text, encoding="utf-8"))
 
 
-def infer(frame: pd.DataFrame, target: str, task: str = "auto", raw: str = "") -> Schema:
-    """Describe `frame`, the table in file `raw`, with `target` as the column to predict; `task` is
-    classification, regression or auto (decided from the target). A PipelineError when it can't be
-    learned from."""
-    if target not in frame.columns:
-        raise PipelineError(
-            f"target {target!r} is not a column; the columns are: {', '.join(map(str, frame.columns))}"
-        )
-    if len(frame) < MIN_ROWS:
-        raise PipelineError(
-            f"the table has {len(frame)} rows; at least {MIN_ROWS} are needed to train and evaluate"
-        )
-    values = frame[target]
-    if values.isna().all():
-        raise PipelineError(f"target {target!r} is empty in every row")
-    if values.isna().any():
-        gaps = values[values.isna()]
-        raise PipelineError(
-            f"target {target!r} has {len(gaps)} empty cells (rows {row_numbers(gaps)}): fill or drop those rows"
-        )
-    task = decide_task(values, target, task)
-    problem = tasks.load(task).target_problem(values)
-    if problem:
-        raise PipelineError(f"target {target!r} {problem}")
-    columns = {str(name): describe_column(frame[name], str(name)) for name in frame.columns if name != target}
-    columns[target] = Column(
-        role="target", kind=kind_of(values), categories=listed(values) if task == "classification" else None
-    )
-    columns = {str(name): columns[str(name)] for name in frame.columns}  # the table's order
-    schema = Schema(target=target, task=task, columns=columns, raw=raw)
-    if not schema.features():
-        reasons = "; ".join(
-            f"{name!r}: {column.reason}" for name, column in columns.items() if column.role == "ignored"
-        )
-        raise PipelineError(
-            f"every column besides the target is ignored ({reasons}); nothing is left to learn from"
-        )
-    return schema
+def yaml_value(value: object) -> str:
+    """`value` as YAML on one line (mappings and lists in flow style) that loads back as it was:
+    as PyYAML writes it, or, where that would break the line (a newline, a line separator), with
+    every text double-quoted and escaped."""
+    text = yaml.safe_dump(value, default_flow_style=True, allow_unicode=True, sort_keys=False, width=math.inf)
+    text = text.removesuffix("\n...\n").removesuffix("\n")  # not strip(): "\xa0" may end a value
+    if LINE_BREAKS.intersection(text) or not loads_back(text, value):
+        text = yaml.safe_dump(
+            value,
+            default_flow_style=True,
+            default_style='"',
+            allow_unicode=True,
+            sort_keys=False,
+            width=math.inf,
+        ).removesuffix("\n")
+    return text
 
 
-def decide_task(values: pd.Series, target: str, task: str) -> str:
-    """The task for this target: `task` as asked, or for auto classification when the target is text,
-    boolean or a few distinct integers, else regression."""
+def loads_back(text: str, value: object) -> bool:
+    """Whether YAML `text` loads as `value` (PyYAML writes a lone `=` plainly, then can't read it)."""
+    try:
+        return yaml.safe_load(text) == value
+    except yaml.YAMLError:
+        return False
+
+
+def labels_of(values: pd.Series) -> pd.Series:
+    """The target's labeled rows: empty cells dropped, and whole numbers that pandas read as floats
+    because of those cells (`3.0`) made whole again, so classes read `3` as in the file."""
     import pandas as pd
 
-    numeric = pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
-    if task == "regression" and not numeric:
-        example = values.dropna().iloc[0]
-        raise PipelineError(
-            f"task=regression needs a numeric target, but {target!r} holds text (e.g. {example!r}); "
-            "use task=classification or task=auto"
-        )
-    if task in TASKS:
-        return task
-    if task != "auto":
-        raise PipelineError(f"task={task!r} is not valid: use auto, classification or regression")
-    present = values.dropna()
-    integral = numeric and bool((present == present.round()).all())
-    return (
-        "classification"
-        if not numeric or (integral and present.nunique() <= MAX_CLASS_CODES)
-        else "regression"
-    )
-
-
-def kind_of(values: pd.Series) -> Kind:
-    """number, boolean or category, from the values' type (0 and 1 are numbers, not booleans)."""
-    import pandas as pd
-
-    present = values.dropna()
-    if pd.api.types.is_bool_dtype(values) or (
-        len(present) and values.dtype == object and present.map(lambda value: isinstance(value, bool)).all()
-    ):
-        return "boolean"
-    return "number" if pd.api.types.is_numeric_dtype(values) else "category"
-
-
-def listed(values: pd.Series) -> list | None:
-    """The distinct values in a stable order (as text for categories), or None when there are too many."""
-    distinct = values.dropna().unique()
-    if len(distinct) > MAX_LISTED_CATEGORIES:
-        return None
-    return sorted(as_plain(value) for value in distinct)
+    labels = values.dropna()
+    if pd.api.types.is_float_dtype(labels) and len(labels) and (labels == labels.round()).all():
+        return labels.astype("int64")
+    return labels
 
 
 def as_plain(value: object) -> object:
@@ -216,58 +203,6 @@ def as_plain(value: object) -> object:
         if isinstance(value, plain) or type(value).__name__.startswith(plain.__name__):
             return plain(value)
     return str(value)
-
-
-def describe_column(values: pd.Series, name: str) -> Column:
-    """A feature column's description, or why it is ignored."""
-    import pandas as pd
-
-    present = values.dropna()
-    nullable = bool(values.isna().any())
-    if present.empty:
-        return Column(role="ignored", reason="empty in every row")
-    if present.nunique() == 1:
-        return Column(
-            role="ignored", reason=f"constant: {as_plain(present.iloc[0])!r} in every non-empty row"
-        )
-    kind = kind_of(values)
-    unique_per_row = not nullable and present.is_unique
-    if kind == "number":
-        consecutive = (
-            pd.api.types.is_integer_dtype(values)
-            and unique_per_row
-            and present.max() - present.min() + 1 == len(present)
-        )
-        if consecutive and (name in ROW_NAME_COLUMNS or name.startswith("Unnamed: ")):
-            return Column(
-                role="ignored", reason="row numbers exported with the table (a column without a name)"
-            )
-        if consecutive:
-            return Column(role="ignored", reason="an identifier: consecutive integers, unique per row")
-        return Column(role="feature", kind="number", nullable=nullable)
-    if kind == "category" and unique_per_row:
-        return Column(role="ignored", reason="an identifier: a different value in every row")
-    if kind == "category" and looks_like_dates(present):
-        return Column(
-            role="ignored",
-            reason="dates: derive features from them in prepare (year, month, weekday) to use them",
-        )
-    return Column(role="feature", kind=kind, nullable=nullable, categories=listed(values))
-
-
-def looks_like_dates(present: pd.Series) -> bool:
-    """Whether text values are dates (ISO 8601 and the like), judged on a sample."""
-    import warnings
-
-    import pandas as pd
-
-    sample = present.astype(str).head(200)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # "could not infer format": then they are not dates
-        parsed = pd.to_datetime(sample, errors="coerce", format="mixed")
-    return bool(
-        parsed.notna().mean() >= 0.9 and sample.str.contains(r"\d{1,4}[-/.]\d{1,2}", regex=True).mean() >= 0.9
-    )
 
 
 def problems(frame: pd.DataFrame, schema: Schema, with_target: bool = True) -> list[str]:
@@ -312,14 +247,19 @@ def problems(frame: pd.DataFrame, schema: Schema, with_target: bool = True) -> l
                     f"column {name!r} has {len(infinite)} infinite values: {rows_and_values(infinite)}"
                 )
         gaps = values[values.isna()]
-        if len(gaps) and with_target and (column.role == "target" or not column.nullable):
-            fix = (
-                "fill or drop those rows"
-                if column.role == "target"
-                else "or set nullable: true in data/schema.yaml to let the model fill them"
+        if len(gaps) and with_target and column.role == "feature" and not column.nullable:
+            found.append(
+                f"column {name!r} has {len(gaps)} {empty_cells(column)} (rows {row_numbers(gaps)}): fill "
+                "them, or set nullable: true in data/schema.yaml to let the model fill them"
             )
-            found.append(f"column {name!r} has {len(gaps)} empty cells (rows {row_numbers(gaps)}): {fix}")
     return found
+
+
+def empty_cells(column: Column) -> str:
+    """How a column's gaps are written, for messages: `empty cells`, or `empty cells or cells holding 'NA'`."""
+    if not column.missing:
+        return "empty cells"
+    return "empty cells or cells holding " + " or ".join(map(repr, column.missing))
 
 
 def row_numbers(rows: pd.Series) -> str:
@@ -337,14 +277,14 @@ def rows_and_values(rows: pd.Series) -> str:
 
 
 def conform(frame: pd.DataFrame, schema: Schema) -> pd.DataFrame:
-    """The feature columns of `frame` as the model takes them: numbers as floats, categories as
-    text (empty cells stay empty), in the schema's order."""
+    """The feature columns of `frame` as the model takes them: numbers as floats, categories and
+    dates as text (empty cells stay empty; the model parses dates itself), in the schema's order."""
     import pandas as pd
 
     features = frame[schema.features()].copy()
     for name in schema.features("number"):
         features[name] = pd.to_numeric(features[name], errors="coerce").astype("float64")
-    for name in schema.categorical:
+    for name in [*schema.categorical, *schema.features("datetime")]:
         features[name] = as_text(features[name])
     return features
 

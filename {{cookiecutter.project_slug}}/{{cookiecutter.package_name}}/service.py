@@ -3,10 +3,11 @@
     make serve-bento            (bentoml serve on 127.0.0.1:3000; or a built Bento in a container)
 
 POST /predict `{"rows": [{"<column>": value, ...}, ...]}`: the model's feature columns, as its MLflow
-signature lists them, each present (null for an empty cell); other keys, such as the target, are
-ignored. The answer has one `{"prediction": ..., "probabilities": {"<class>": p, ...}}` per row
-(probabilities for a classifier only), the same as `make predict`. A missing column or a value of
-the wrong type is a 400 naming the row and column. /readyz and /livez answer when it is up.
+signature lists them, each present (null for an empty cell), a date as text the way the table
+writes it; other keys, such as the target, are ignored. The answer has one `{"prediction": ...,
+"probabilities": {"<class>": p, ...}}` per row (probabilities for a classifier only), the same as
+`make predict`. A missing column or a value of the wrong type is a 400 naming the row and column.
+/readyz and /livez answer when it is up.
 """
 
 from __future__ import annotations

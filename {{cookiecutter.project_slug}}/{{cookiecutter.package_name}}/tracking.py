@@ -427,19 +427,20 @@ def data_source_tags(path: Path) -> dict[str, str]:
     return {"data_source": deps[0]["path"], "data_source_checksum": checksum}
 
 
+# A feature's kind -> its type in the MLflow signature. A date is its raw text, as predict and the
+# Bento send it (the model parses it with the schema's format), not an MLflow datetime.
+SIGNATURE_TYPES = {"number": "double", "category": "string", "boolean": "string", "datetime": "string"}
+
+
 def signature(table: Schema, example: pd.DataFrame, model: Any) -> ModelSignature:
-    """The model's MLflow signature: its inputs from the schema (numbers as doubles, categories as
-    strings, nullable columns optional), its output as the model answers for `example`."""
+    """The model's MLflow signature: its inputs from the schema (numbers as doubles, categories and
+    dates as strings, nullable columns optional), its output as the model answers for `example`."""
     from mlflow.models import ModelSignature, infer_signature
     from mlflow.types.schema import ColSpec
     from mlflow.types.schema import Schema as ColumnSchema
 
     columns = [
-        ColSpec(
-            "double" if table.columns[name].kind == "number" else "string",
-            name,
-            required=not table.columns[name].nullable,
-        )
+        ColSpec(SIGNATURE_TYPES[table.columns[name].kind], name, required=not table.columns[name].nullable)
         for name in table.features()
     ]
     outputs = infer_signature(example, model.predict(example)).outputs

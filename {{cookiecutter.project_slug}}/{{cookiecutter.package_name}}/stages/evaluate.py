@@ -24,9 +24,10 @@ IMPORTANCE_SEED = 0
 
 
 def importances(model: object, features: pd.DataFrame, target: pd.Series) -> pd.Series:
-    """How much each feature column matters: the trees' own importances (their columns are the
-    table's, one for one), else the drop in score when the column is shuffled (permutation
-    importance on at most IMPORTANCE_ROWS test rows)."""
+    """How much each feature column matters: the trees' own importances (one per column the model's
+    first step gives: the table's, and each part of a date on its own, e.g. `date_month`), else the
+    drop in score when a table column is shuffled (permutation importance on at most
+    IMPORTANCE_ROWS test rows)."""
     estimator = model.steps[-1][1]
     if hasattr(estimator, "feature_importances_"):
         names = model.steps[0][1].get_feature_names_out()

@@ -1,7 +1,9 @@
 """Stage `prepare`: the raw table -> checked train/test splits in Parquet.
 
-The raw data is checked against data/schema.yaml first, and every problem is reported at once:
-each offending column, how many rows, and a few example values with their row numbers.
+The raw file is the one data/schema.yaml names (`raw:`), read as its `format:` and `missing:` say.
+It is checked against the schema first, and every problem is reported at once: each offending
+column, how many rows, and a few example values with their row numbers. Rows without a target are
+left out of both splits and written to `unlabeled.parquet`, for `make predict` to score.
 """
 
 from __future__ import annotations
@@ -15,23 +17,30 @@ from .. import schema, tasks
 from ..config import PrepareParams, load_params
 from ..errors import PipelineError, run_main
 from ..files import write_atomic
-from ..table import read_table
+from ..table import TableFormat, read_table
 
 
 def read_raw(path: Path, table: schema.Schema) -> pd.DataFrame:
-    """Read the raw data and check it against the schema; a PipelineError listing every problem."""
+    """Read the raw data as the schema says and check it against the schema; a PipelineError
+    listing every problem. Another file than the schema's `raw:` (a test's small copy) is read in
+    the format detected from it."""
     if not path.exists():
         raise PipelineError(
             f"{path} not found: fetch it with `dvc pull`, or bring your data with `make adopt DATA=... TARGET=...`"
         )
-    frame = read_table(path)
+    own_file = path.resolve() == Path(table.raw).resolve()
+    table_format = TableFormat.from_dict(table.format) if table.format and own_file else None
+    frame = read_table(path, table_format, table.missing_texts())
     found = schema.problems(frame, table)
     if not found:
-        found = [
-            f"column {table.target!r} {problem}"
-            for problem in [tasks.load(table.task).target_problem(frame[table.target])]
-            if problem
-        ]
+        labels = schema.labels_of(frame[table.target])
+        if len(labels) < schema.MIN_ROWS:
+            found = [
+                f"{len(labels)} rows have a {table.target!r} ({len(frame) - len(labels)} have none); "
+                f"at least {schema.MIN_ROWS} are needed to train and evaluate"
+            ]
+        elif problem := tasks.load(table.task).target_problem(labels):
+            found = [f"column {table.target!r} {problem}"]
     if found:
         listed = "".join(f"\n  - {problem}" for problem in found)
         raise PipelineError(f"{path} does not match {schema.SCHEMA_FILE}:{listed}")
@@ -64,26 +73,35 @@ def split(
 
 def prepare(
     raw_path: Path, out_dir: Path, params: PrepareParams, schema_path: Path = schema.SCHEMA_FILE
-) -> tuple[int, int]:
-    """Write `train.parquet` and `test.parquet` (the features and the target) to `out_dir`; return
-    their row counts."""
+) -> tuple[int, int, int]:
+    """Write `train.parquet` and `test.parquet` (the features and the target of the labeled rows)
+    and `unlabeled.parquet` (every column but the target, of the rows without one) to `out_dir`;
+    return their row counts."""
     table = schema.load(schema_path)
-    frame = read_raw(raw_path, table)[[*table.features(), table.target]]
+    raw = read_raw(raw_path, table)
+    labeled = raw[table.target].notna()
+    frame = raw.loc[labeled, table.features()].assign(**{table.target: schema.labels_of(raw[table.target])})
     train, test = split(frame, table.target, tasks.load(table.task).STRATIFIED, params)
-    for name, part in (("train", train), ("test", test)):
+    unlabeled = raw.loc[~labeled].drop(columns=table.target)
+    for name, part in (("train", train), ("test", test), ("unlabeled", unlabeled)):
         write_atomic(out_dir / f"{name}.parquet", lambda path, part=part: part.to_parquet(path, index=False))
-    return len(train), len(test)
+    return len(train), len(test), len(unlabeled)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--raw", type=Path, required=True, help="raw table (CSV or Parquet)")
     parser.add_argument("--schema", type=Path, required=True, help="the table's description (YAML)")
-    parser.add_argument("--out", type=Path, required=True, help="folder for train.parquet and test.parquet")
+    parser.add_argument("--out", type=Path, required=True, help="folder for the splits (Parquet)")
     args = parser.parse_args()
     params = load_params(schema_path=args.schema).prepare
-    n_train, n_test = prepare(args.raw, args.out, params, args.schema)
+    table = schema.load(args.schema)
+    n_train, n_test, n_unlabeled = prepare(Path(table.raw), args.out, params, args.schema)
     print(f"prepare: {n_train} train rows, {n_test} test rows -> {args.out}")
+    if n_unlabeled:
+        print(
+            f"prepare: {n_unlabeled:,} rows have no {table.target!r}: left out of training; score them with "
+            f"`make predict INPUT={args.out / 'unlabeled.parquet'} OUTPUT=unlabeled-scores.csv`"
+        )
 
 
 if __name__ == "__main__":

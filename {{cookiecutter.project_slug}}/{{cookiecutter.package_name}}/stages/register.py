@@ -66,6 +66,13 @@ def load_model(model_path: Path, test_path: Path, table: schema.Schema) -> tuple
     return joblib.load(model_path), schema.conform(first_rows.to_pandas(), table)
 
 
+def row_count(path: Path) -> int:
+    """The rows of a Parquet file, from its footer (nothing else is read)."""
+    import pyarrow.parquet as pq
+
+    return pq.ParquetFile(path).metadata.num_rows
+
+
 def inputs_key(
     commit: str | None, params: Params, raw_md5: str, model_md5: str, metrics: dict[str, float]
 ) -> str:
@@ -125,7 +132,7 @@ def record(
     metrics: dict[str, float],
     task: ModuleType,
 ) -> dict[str, str]:
-    """The MLflow run of these inputs (`paths`: raw, schema, test, model, images; `raw_md5`: the raw
+    """The MLflow run of these inputs (`paths`: raw, schema, test, unlabeled, model, images; `raw_md5`: the raw
     data's DVC hash): the finished one logged before from the same inputs, if any (a rerun after a
     crash, a forced `dvc repro`), else a new one (see log_run). Return its ids."""
     lineage = tracking.lineage_tags()
@@ -143,7 +150,9 @@ def record(
         tracking.INPUTS_KEY_TAG: key,
         "dvc_model_md5": model_md5,
         "data_schema_md5": tracking.file_md5(paths["schema"]),
+        "data_unlabeled_rows": str(row_count(paths["unlabeled"])),  # left out of training: no target
         **tracking.data_source_tags(paths["raw"]),
+        **({"data_source_name": table.source} if table.source else {}),
     }
     return log_run(experiment_id, params, raw, model, example, table, metrics, paths["images"], tags, task)
 
@@ -170,18 +179,19 @@ def register(
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--raw", type=Path, required=True, help="raw data file (its hash is logged)")
     parser.add_argument("--schema", type=Path, required=True, help="the table's description (YAML)")
     parser.add_argument("--test", type=Path, required=True, help="test split (Parquet)")
+    parser.add_argument("--unlabeled", type=Path, required=True, help="rows without a target (Parquet)")
     parser.add_argument("--model", type=Path, required=True, help="fitted model file")
     parser.add_argument("--metrics", type=Path, required=True, help="metrics.json written by evaluate")
     parser.add_argument("--images", type=Path, required=True, help="folder of the plots evaluate drew")
     parser.add_argument("--out", type=Path, required=True, help="where to write the run ids and decision")
     args = parser.parse_args()
     paths = {
-        "raw": args.raw,
+        "raw": Path(schema.load(args.schema).raw),  # its DVC hash is logged as the run's input
         "schema": args.schema,
         "test": args.test,
+        "unlabeled": args.unlabeled,
         "model": args.model,
         "images": args.images,
     }
@@ -198,7 +208,7 @@ def main() -> None:
     import skops.io  # noqa: F401
 
     with ThreadPoolExecutor(1) as pool:  # hashing releases the GIL: large raw data hashes while MLflow starts
-        raw_md5 = pool.submit(tracking.file_md5, args.raw)
+        raw_md5 = pool.submit(tracking.file_md5, paths["raw"])
         experiment_id = tracking.connect()  # an unreachable tracking server stops us here, before any work
         run = record(experiment_id, params, paths, raw_md5.result(), metrics, task)
     decision = register(run, metrics, params.registry, task)
