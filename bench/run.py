@@ -86,13 +86,13 @@ BARE_ML = BARE_METRICS + textwrap.dedent(
 INFER = textwrap.dedent(
     f"""
     import statistics, sys, time
-    from {PACKAGE} import schema
+    from {PACKAGE} import inference, schema
     from {PACKAGE}.table import read_table
     frame = read_table(schema.load().raw)
     taken = []
     for _ in range(int(sys.argv[1])):
         start = time.perf_counter()
-        schema.infer(frame, "target")
+        inference.infer(frame, "target")
         taken.append(time.perf_counter() - start)
     print(statistics.median(taken))
     """
@@ -382,7 +382,7 @@ def measure_scale(scratch: Path, sizes: list[int], repeats: int) -> list[tuple[s
     set_params(scale, n_estimators=10)
     stage = [sys.executable, "-m"]
     schema = ["--schema", "data/schema.yaml"]
-    prepare = [*stage, f"{PACKAGE}.stages.prepare", "--raw", f"data/raw/{SYNTHETIC}", *schema]
+    prepare = [*stage, f"{PACKAGE}.stages.prepare", *schema]
     train = [*stage, f"{PACKAGE}.stages.train", "--train", "data/prepared/train.parquet", *schema]
     for size in sizes:
         write_synthetic(scale, size)
@@ -400,8 +400,8 @@ def measure_scale(scratch: Path, sizes: list[int], repeats: int) -> list[tuple[s
         "--test", "data/prepared/test.parquet", "--model", "models/model.joblib", "--live", "dvclive",
     ]  # fmt: skip
     register = [
-        *stage, f"{PACKAGE}.stages.register", *schema, "--raw", f"data/raw/{SYNTHETIC}",
-        "--test", "data/prepared/test.parquet", "--model", "models/model.joblib",
+        *stage, f"{PACKAGE}.stages.register", *schema, "--test", "data/prepared/test.parquet",
+        "--unlabeled", "data/prepared/unlabeled.parquet", "--model", "models/model.joblib",
         "--metrics", "dvclive/metrics.json", "--images", "dvclive/plots/images", "--out", "reports/registration.json",
     ]  # fmt: skip
     eval_s, eval_mb = peak_run(evaluate, scale)

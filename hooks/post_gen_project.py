@@ -67,7 +67,7 @@ def bring_table(options: dict) -> tuple[Path, str | None]:
     missing = [name for name in ("pandas", "pyarrow", "yaml") if importlib.util.find_spec(name) is None]
     if missing:
         sys.exit(
-            f"ERROR: dataset: reading your table needs {', '.join(missing)} beside cookiecutter "
+            f"ERROR: dataset={dataset!r}: reading your table needs {', '.join(missing)} beside cookiecutter "
             f"(pip install {' '.join('pyyaml' if name == 'yaml' else name for name in missing)}); or generate "
             "with a sample and, after `make setup`, switch with `make adopt DATA=... TARGET=...`"
         )
@@ -79,7 +79,7 @@ def bring_table(options: dict) -> tuple[Path, str | None]:
             dataset, options["target"], options["task"], options["s3_endpoint_url"], base=invocation_dir()
         )
     except errors.PipelineError as error:
-        sys.exit(f"ERROR: dataset: {error}")
+        sys.exit(f"ERROR: dataset={dataset!r}: {error}")  # a URL with a secret was refused before
     schema.dump(table)
     for note in notes:
         print(f"NOTE: {note}")

@@ -142,7 +142,15 @@ BAD_TABLES = {
     # name: (file name, frame or raw text, target, task, the message's words)
     "empty-file": ("empty.csv", "", "species", "auto", "is empty"),
     "header-only": ("header.csv", "species,island\n", "species", "auto", "has a header but no rows"),
-    "excel": ("table.xlsx", "PK", "species", "auto", "is not a table this project reads (an Excel workbook"),
+    "broken-workbook": ("table.xlsx", "PK", "species", "auto", "can't read"),
+    "not-a-table": ("notes.docx", "PK", "species", "auto", "is not a table this project reads"),
+    "credentials-in-the-url": (
+        "https://ann:s3cr3t-Pa55@example.org/t.csv",
+        None,
+        "species",
+        "auto",
+        "the URL holds a user or password",
+    ),
     "duplicate-columns": (
         "dup.csv",
         "a,b,a\n" + "1,x,2\n" * 30,
@@ -183,7 +191,7 @@ BAD_TABLES = {
         lambda: penguins().head(12),
         "species",
         "auto",
-        "the table has 12 rows; at least 20",
+        "12 rows have a 'species'; at least 20",
     ),
     "every-feature-ignored": (
         "ids.csv",
@@ -209,16 +217,17 @@ def test_a_bad_table_stops_generation_in_one_line_and_writes_nothing(case: str, 
     source.parent.mkdir()
     if isinstance(content, str):
         source.write_text(content)
-    else:
+    elif content is not None:
         content().to_csv(source, index=False)
-    before = source.read_bytes()
-    result = cookiecutter_cli(tmp_path / "out", f"dataset={source}", f"target={target}", f"task={task}")
+    dataset = name if content is None else str(source)  # None: a URL
+    before = source.read_bytes() if source.exists() else None
+    result = cookiecutter_cli(tmp_path / "out", f"dataset={dataset}", f"target={target}", f"task={task}")
     assert result.returncode != 0
-    errors = [line for line in result.stderr.splitlines() if line.startswith("ERROR: dataset=")]
+    errors = [line for line in result.stderr.splitlines() if line.startswith("ERROR: dataset")]
     assert len(errors) == 1 and words in errors[0], result.stderr[-2000:]
-    assert "Traceback" not in errors[0]
+    assert "Traceback" not in errors[0] and "s3cr3t" not in result.stdout + result.stderr
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())  # no folder left
-    assert source.read_bytes() == before  # the user's file untouched
+    assert before is None or source.read_bytes() == before  # the user's file untouched
 
 
 def test_a_relative_path_is_taken_from_where_cookiecutter_runs(tmp_path: Path) -> None:

@@ -29,9 +29,9 @@ import subprocess
 import sys
 import unicodedata
 from pathlib import Path, PurePosixPath
-from urllib.parse import parse_qsl, urlparse
+from urllib.parse import urlparse
 
-from . import inference, schema
+from . import inference, schema, urls
 from .errors import PipelineError, run_main
 from .failpoints import fail_point
 from .files import atomic_path
@@ -58,8 +58,6 @@ LATIN_LETTERS = str.maketrans(
         "Đ": "D",
     }
 )
-# Query parameters that carry a secret: a presigned URL's signature, a token, a key.
-SECRET_PARAMETER = re.compile(r"signature|credential|security-token|^sig$|token|key|password|secret", re.I)
 
 
 def is_url(source: str) -> bool:
@@ -80,23 +78,24 @@ def storage_options(source: str, endpoint_url: str) -> dict | None:
 
 
 def check_url(source: str) -> None:
-    """Refuse a URL that carries a secret (a user and password, a presigned URL's signature or a
-    token): DVC would write it into the .dvc file, in git. The message never repeats the secret."""
-    parsed = urlparse(source)
-    secrets = [name for name, _ in parse_qsl(parsed.query) if SECRET_PARAMETER.search(name)]
-    if parsed.password is not None or parsed.username is not None:
-        shown = parsed._replace(netloc=f"***@{parsed.hostname or ''}").geturl()
+    """Refuse a URL that carries a secret (a user and password, a presigned URL's signature, a
+    token: DVC would write it into the .dvc file, in git) or that is not http(s):// or s3://. The
+    message shows the URL with its secrets as `***`."""
+    shown = urls.redacted(source)
+    if urls.userinfo_span(source):
         raise PipelineError(
-            f"{shown}: a URL with a user or password would be written into data/raw/*.dvc, in git; "
-            "give credentials in the environment (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY for s3://), "
-            "or download the file and give its path"
+            f"{shown}: a URL with a user or password would be written into data/raw/*.dvc, in git; give "
+            "credentials in the environment (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY for s3://) or with "
+            "`dvc remote modify --local`, or download the file and give its path"
         )
-    if secrets:
-        shown = parsed._replace(query="...").geturl()
+    if secrets := urls.secret_parameters(source):
         raise PipelineError(
-            f"{shown}: the URL carries a secret ({', '.join(secrets)}), which would be written into "
-            "data/raw/*.dvc, in git; download the file and give its path"
+            f"{shown}: the URL carries a secret ({', '.join(name for name, _, _ in secrets)}), which would be "
+            "written into data/raw/*.dvc, in git; download the file and give its path"
         )
+    scheme = source.partition("://")[0] if "://" in source else ""
+    if scheme and scheme.lower() not in URL_SCHEMES:
+        raise PipelineError(f"{shown}: {scheme}:// is not read here; give a path, an https:// or s3:// URL")
 
 
 def raw_name(name: str) -> str:
@@ -125,8 +124,8 @@ def stage_table(
     """Read and check the table at `source`, then, for a local file, copy it into data/raw/ under
     its raw_name (a URL is left for `dvc import-url`). Return its schema, for data/schema.yaml, and
     notes on what needs the user's eye; on any problem a PipelineError, with nothing written."""
+    check_url(source)
     if is_url(source):
-        check_url(source)
         name, location = source_name(source), source
     else:
         location = str(local_path(source, base or Path.cwd()))
@@ -154,12 +153,14 @@ def describe(
     sheet: str | None = None,
 ) -> tuple[schema.Schema, list[str]]:
     """The schema of the table at `location` (read with fsspec's `options`), named after `source`
-    (the file name or URL the user gave), and the notes on it. Read twice: as text, to find which
-    missing-value words each column holds, then with those words as empty cells."""
-    # The text read settles the format: an encoding judged on the first megabyte may give way.
-    text, table_format = read_detected(location, options, text=True, sheet=sheet)
-    missing, kept = inference.missing_texts(text, target)
-    frame = read_table(location, table_format, missing, storage_options=options)
+    (the file name or URL the user gave), and the notes on it. Read with only empty cells as
+    missing, to find which missing-value words each column holds; read again with those words as
+    empty cells only when there are any."""
+    # This read settles the format: an encoding judged on the first megabyte may give way.
+    frame, table_format = read_detected(location, options, missing={}, sheet=sheet)
+    missing, kept = inference.missing_texts(frame, target)
+    if any(missing.values()):
+        frame = read_table(location, table_format, missing, storage_options=options)
     raw = (RAW_DIR / raw_name(source_name(source) if is_url(source) else source)).as_posix()
     table = inference.infer(
         frame, target, task, missing, raw=raw, source=source, format=table_format.as_dict()

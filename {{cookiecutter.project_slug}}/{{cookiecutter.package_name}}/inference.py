@@ -25,7 +25,10 @@ if TYPE_CHECKING:
 
 MAX_LISTED_CATEGORIES = 100  # more distinct values than this are not listed in the schema
 MAX_CLASS_CODES = 20  # an integer target with at most this many values is read as classes (task=auto)
-DATE_SAMPLE = 200  # values a date format is guessed and checked on
+# A missing-value word in a text target is a class when it is as frequent as the rarest real class
+# and holds at least this share of the labeled rows (see missing_texts).
+CLASS_WORD_SHARE = 0.05
+DATE_SAMPLE = 200  # values a date format is checked on, spread over the column
 DATE_SHARE = 0.9  # share of those that must parse with it
 DATE_GUESSES = 5  # distinct values a format is guessed from, day first and month first
 # Names that spreadsheet and R exports give the row-number column (pandas reads "" as "Unnamed: 0").
@@ -39,21 +42,28 @@ MISSING_WORDS = frozenset(
 )  # fmt: skip
 
 
-def missing_texts(text: pd.DataFrame, target: str) -> tuple[dict[str, list[str]], dict[str, int]]:
-    """Column -> the missing-value words read as empty in it, from the table read as text (every
-    cell its literal text). In a text target, a word written in at least as many rows as its rarest
-    real class is kept as a class: returned second, word -> rows (for the note that says so)."""
+def missing_texts(frame: pd.DataFrame, target: str) -> tuple[dict[str, list[str]], dict[str, int]]:
+    """Column -> the missing-value words read as empty in it, from the table read with only empty
+    cells as missing (a column holding such a word is then text). In a text target, a word written
+    in at least as many rows as its rarest real class, and in CLASS_WORD_SHARE of them, is kept as
+    a class: returned second, word -> rows (for the note that says so)."""
     import pandas as pd
 
     missing, kept = {}, {}
-    for name in text.columns:
-        counts = text[name].value_counts()
+    for name in frame.columns:
+        if pd.api.types.is_numeric_dtype(frame[name]) or pd.api.types.is_datetime64_any_dtype(frame[name]):
+            missing[str(name)] = []  # typed values: no word among them
+            continue
+        counts = frame[name].value_counts()
         words = {word: int(count) for word, count in counts.items() if word in MISSING_WORDS}
         if str(name) == target and words:
-            labels = counts[[value not in MISSING_WORDS and value != "" for value in counts.index]]
-            numeric = pd.to_numeric(pd.Series(labels.index), errors="coerce").notna().all()
+            labels = counts[[value not in MISSING_WORDS for value in counts.index]]
+            # Numbers with a decimal comma are numbers too: their missing words are gaps.
+            values = pd.Series(labels.index).astype(str).str.replace(",", ".", regex=False)
+            numeric = pd.to_numeric(values, errors="coerce").notna().all()
             if len(labels) and not numeric:
-                kept = {word: count for word, count in words.items() if count >= labels.min()}
+                least = max(labels.min(), CLASS_WORD_SHARE * labels.sum())
+                kept = {word: count for word, count in words.items() if count >= least}
         missing[str(name)] = sorted(word for word in words if word not in kept)
     return missing, kept
 
@@ -159,7 +169,10 @@ def listed(values: pd.Series) -> list | None:
     distinct = values.dropna().unique()
     if len(distinct) > MAX_LISTED_CATEGORIES:
         return None
-    return sorted(as_plain(value) for value in distinct)
+    plain = [as_plain(value) for value in distinct]
+    if len({type(value) for value in plain}) > 1:  # numbers and text in one column (a workbook's)
+        plain = [str(value) for value in plain]
+    return sorted(plain)
 
 
 def describe_column(values: pd.Series, name: str, missing: list[str] | None = None) -> Column:
@@ -208,7 +221,10 @@ def date_format_of(values: pd.Series) -> str | None:
         return "ISO8601"
     if values.dtype != object and not pd.api.types.is_string_dtype(values):
         return None
-    sample = values.dropna().head(DATE_SAMPLE).astype(str)
+    present = values.dropna()
+    # Spread over the column: the first rows of a series may all have days up to 12, where day
+    # first and month first parse alike.
+    sample = present.iloc[:: max(1, len(present) // DATE_SAMPLE)].head(DATE_SAMPLE).astype(str)
     if sample.empty or sample.str.contains(r"\d{1,4}[-/.]\d{1,2}", regex=True).mean() < DATE_SHARE:
         return None  # digits and separators as dates have them, before pandas tries each value
     with warnings.catch_warnings():

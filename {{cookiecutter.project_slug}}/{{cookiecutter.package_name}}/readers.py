@@ -26,7 +26,6 @@ def read_delimited(
     fmt: TableFormat,
     missing: dict | None,
     storage: dict | None,
-    text: bool,
 ) -> pd.DataFrame:
     """pandas' C parser with the format's delimiter, decimal mark and encoding."""
     import pandas as pd
@@ -39,7 +38,7 @@ def read_delimited(
         "engine": "c",
         "storage_options": storage,
     }
-    options |= cell_options(lambda: pd.read_csv(rewound(source), nrows=0, **options).columns, missing, text)
+    options |= cell_options(lambda: pd.read_csv(rewound(source), nrows=0, **options).columns, missing)
     frame = pd.read_csv(rewound(source), **options)
     if has_renamed_repeats(frame.columns):
         with sniff.open_decompressed(rewound(source), name, options["compression"], storage) as raw:
@@ -56,7 +55,6 @@ def read_excel(
     fmt: TableFormat,
     missing: dict | None,
     storage: dict | None,
-    text: bool,
 ) -> pd.DataFrame:
     """pandas' calamine reader (python-calamine: imported here only), on the format's sheet."""
     import pandas as pd
@@ -65,9 +63,7 @@ def read_excel(
     if storage:
         options["storage_options"] = storage
     try:
-        options |= cell_options(
-            lambda: pd.read_excel(rewound(source), nrows=0, **options).columns, missing, text
-        )
+        options |= cell_options(lambda: pd.read_excel(rewound(source), nrows=0, **options).columns, missing)
         frame = pd.read_excel(rewound(source), **options)
     except ValueError as error:
         if fmt.sheet is not None and "not found" in str(error):
@@ -85,30 +81,27 @@ def read_parquet(
     fmt: TableFormat,
     missing: dict | None,
     storage: dict | None,
-    text: bool,
 ) -> pd.DataFrame:
-    """pandas' Parquet reader; `missing` and `text` applied to the cells it returns."""
+    """pandas' Parquet reader; `missing` applied to the text cells it returns."""
     import pandas as pd
 
     frame = pd.read_parquet(rewound(source), storage_options=storage)
-    if text:
-        return frame.astype(object).where(frame.notna(), "").astype(str)
-    for column, words in (missing or {}).items():
-        if words and column in frame and not pd.api.types.is_numeric_dtype(frame[column]):
+    for column in frame.columns:
+        words = (missing or {}).get(str(column))
+        if words and not pd.api.types.is_numeric_dtype(frame[column]):
             frame[column] = frame[column].mask(frame[column].isin(words))
     return frame
 
 
-def cell_options(header: Callable[[], pd.Index], missing: dict[str, list[str]] | None, text: bool) -> dict:
-    """pandas' options for what a cell holds: all text; or only the given words (and an empty
-    cell) as missing, which needs the column names first (`header()`); or pandas' defaults."""
-    if text:
-        return {"dtype": str, "na_filter": False}
+def cell_options(header: Callable[[], pd.Index], missing: dict[str, list[str]] | None) -> dict:
+    """pandas' options for which cells are missing: pandas' own words (None), or only an empty cell
+    and each column's given words, which needs the column names first (`header()`; a workbook's
+    may be numbers, looked up in `missing` as text)."""
     if missing is None:
         return {}
     return {
         "keep_default_na": False,
-        "na_values": {column: ["", *missing.get(column, [])] for column in header()},
+        "na_values": {column: ["", *missing.get(str(column), [])] for column in header()},
     }
 
 

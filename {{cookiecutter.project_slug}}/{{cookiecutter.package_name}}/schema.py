@@ -11,15 +11,13 @@ column handling from it, and predict checks new rows against it: none of them lo
 
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-import yaml
-
 from .errors import PipelineError
 from .files import read_yaml, write_atomic
+from .one_line_yaml import yaml_value
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -31,7 +29,6 @@ KINDS = ("number", "category", "boolean", "datetime")
 TASKS = ("classification", "regression")
 EXAMPLES = 3  # example values and rows a problem names
 MIN_ROWS = 20  # fewer labeled rows leave too few to hold out for evaluation
-LINE_BREAKS = frozenset("\n\r\x85\u2028\u2029")  # what YAML readers may take for the end of a line
 LONGEST_SIMPLE_KEY = 1000  # YAML allows 1024 characters in a key before `:`; longer ones need `? `
 HEADER = """\
 # The table's description: what `prepare` checks the raw data against, what the model learns from,
@@ -139,7 +136,7 @@ def column_problem(column: Column) -> str | None:
 
 def dump(schema: Schema, path: Path = SCHEMA_FILE) -> None:
     """Write `schema` to `path` (atomically): the header that explains the fields, then one line per
-    column. Any column name or value loads back as it was (see yaml_value)."""
+    column. Any column name or value loads back as it was (see one_line_yaml)."""
     head = {"raw": schema.raw, "source": schema.source, "target": schema.target, "task": schema.task}
     lines = [f"{key}: {yaml_value(value)}\n" for key, value in head.items()]
     if schema.format:
@@ -158,32 +155,6 @@ def dump(schema: Schema, path: Path = SCHEMA_FILE) -> None:
             lines.append(f"  {key}: {yaml_value(spec)}\n")
     text = HEADER + "".join(lines)
     write_atomic(path, lambda temporary: Path(temporary).write_text(text, encoding="utf-8"))
-
-
-def yaml_value(value: object) -> str:
-    """`value` as YAML on one line (mappings and lists in flow style) that loads back as it was:
-    as PyYAML writes it, or, where that would break the line (a newline, a line separator), with
-    every text double-quoted and escaped."""
-    text = yaml.safe_dump(value, default_flow_style=True, allow_unicode=True, sort_keys=False, width=math.inf)
-    text = text.removesuffix("\n...\n").removesuffix("\n")  # not strip(): "\xa0" may end a value
-    if LINE_BREAKS.intersection(text) or not loads_back(text, value):
-        text = yaml.safe_dump(
-            value,
-            default_flow_style=True,
-            default_style='"',
-            allow_unicode=True,
-            sort_keys=False,
-            width=math.inf,
-        ).removesuffix("\n")
-    return text
-
-
-def loads_back(text: str, value: object) -> bool:
-    """Whether YAML `text` loads as `value` (PyYAML writes a lone `=` plainly, then can't read it)."""
-    try:
-        return yaml.safe_load(text) == value
-    except yaml.YAMLError:
-        return False
 
 
 def labels_of(values: pd.Series) -> pd.Series:
@@ -246,6 +217,14 @@ def problems(frame: pd.DataFrame, schema: Schema, with_target: bool = True) -> l
                 found.append(
                     f"column {name!r} has {len(infinite)} infinite values: {rows_and_values(infinite)}"
                 )
+        elif column.kind == "datetime" and with_target and not pd.api.types.is_datetime64_any_dtype(values):
+            text = values[values.notna()].astype(str)
+            undated = text[~parses_as_dates(text, column.format)]
+            if len(undated):
+                found.append(
+                    f"column {name!r} has {len(undated)} values that are no dates in format "
+                    f"{column.format!r}: {rows_and_values(undated)} (correct them, or the format:)"
+                )
         gaps = values[values.isna()]
         if len(gaps) and with_target and column.role == "feature" and not column.nullable:
             found.append(
@@ -253,6 +232,16 @@ def problems(frame: pd.DataFrame, schema: Schema, with_target: bool = True) -> l
                 "them, or set nullable: true in data/schema.yaml to let the model fill them"
             )
     return found
+
+
+def parses_as_dates(text: pd.Series, date_format: str | None) -> pd.Series:
+    """Which texts read as dates in `date_format`, or in ISO 8601 (a typed date written as text),
+    as the model's date step reads them (date_features.parse_dates, which needs scikit-learn)."""
+    import pandas as pd
+
+    parsed = pd.to_datetime(text, format=date_format, errors="coerce", utc=True)
+    iso = pd.to_datetime(text.where(parsed.isna()), format="ISO8601", errors="coerce", utc=True)
+    return parsed.notna() | iso.notna()
 
 
 def empty_cells(column: Column) -> str:

@@ -10,7 +10,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
-from . import readers, sniff
+from . import readers, sniff, urls
 from .errors import PipelineError
 from .sniff import SUPPORTED, kind_and_compression
 
@@ -129,25 +129,24 @@ def read_table(
     fmt: TableFormat | None = None,
     missing: dict[str, list[str]] | None = None,
     storage_options: dict | None = None,
-    text: bool = False,
 ) -> pd.DataFrame:
     """The table at `source` (a path, an http(s):// or s3:// URL), read as `fmt` says (None: as
-    detected); a PipelineError saying what is wrong.
+    detected), its column names as text; a PipelineError saying what is wrong.
 
-    `missing`: column -> the cell texts read as empty (an empty cell always is); None: pandas' own
-    missing-value words (NA, None, null, n/a, ...). `text`: every cell as the text it holds."""
+    `missing`: column -> the cell texts read as empty (an empty cell always is; `{}`: only an empty
+    cell, so a column holding `NA` comes back as text); None: pandas' own missing-value words (NA,
+    None, null, n/a, ...)."""
     if fmt is None:
-        return read_detected(source, storage_options, missing, text)[0]
+        return read_detected(source, storage_options, missing)[0]
     source = str(source)
     check_exists(source)
-    return read_as(source, source, fmt, missing, storage_options, text)
+    return read_as(source, source, fmt, missing, storage_options)
 
 
 def read_detected(
     source: str | Path | BinaryIO,
     storage_options: dict | None = None,
     missing: dict[str, list[str]] | None = None,
-    text: bool = False,
     sheet: str | None = None,
     name: str | None = None,
 ) -> tuple[pd.DataFrame, TableFormat]:
@@ -159,7 +158,7 @@ def read_detected(
     fmt = detected(source, name, storage_options, sheet)
     while True:
         try:
-            return read_as(source, name, fmt, missing, storage_options, text), fmt
+            return read_as(source, name, fmt, missing, storage_options), fmt
         except NotDecodable:
             if fmt.encoding not in FALLBACK:
                 raise
@@ -172,14 +171,13 @@ def read_as(
     fmt: TableFormat,
     missing: dict[str, list[str]] | None,
     storage_options: dict | None,
-    text: bool,
 ) -> pd.DataFrame:
     """read_table of a path, URL or open file (`name`: its path or URL) in the format given."""
     import pandas as pd
 
     reader = {"csv": readers.read_delimited, "excel": readers.read_excel, "parquet": readers.read_parquet}
     try:
-        frame = reader[fmt.type](source, name, fmt, missing, storage_options, text)
+        frame = reader[fmt.type](source, name, fmt, missing, storage_options)
     except pd.errors.EmptyDataError:
         raise PipelineError(f"{name} is empty") from None
     except UnicodeDecodeError:
@@ -195,6 +193,8 @@ def read_as(
         ) from None
     except read_errors() as error:
         raise unreadable(error, name, fmt.type) from None
+    # A workbook's header cell holding 2020, 2021.5 or TRUE comes back as a number or a boolean.
+    frame.columns = [str(column) for column in frame.columns]
     if len(frame.columns) and frame.columns.duplicated().any():
         raise readers.duplicate_names(name, list(frame.columns))
     if frame.empty:
@@ -217,7 +217,7 @@ def read_at_revision(
         content = io.BytesIO(file.read())
     if fmt is None:
         return read_detected(content, missing=missing, name=path)[0]
-    return read_as(content, path, fmt, missing, None, text=False)
+    return read_as(content, path, fmt, missing, None)
 
 
 def check_exists(source: str) -> None:
@@ -229,27 +229,45 @@ def check_exists(source: str) -> None:
 
 def read_errors() -> tuple[type[Exception], ...]:
     """What reading a file raises when the file (not this code) is at fault: system and parser
-    errors, a broken archive, and python-calamine's errors once it is loaded (for a workbook)."""
+    errors, a malformed URL (http.client's), a broken archive, and python-calamine's errors once
+    it is loaded (for a workbook)."""
+    import http.client
     import lzma
     import zipfile
 
+    errors = (OSError, ValueError, EOFError, http.client.HTTPException, zipfile.BadZipFile, lzma.LZMAError)
     calamine = sys.modules.get("python_calamine")
-    return (OSError, ValueError, EOFError, zipfile.BadZipFile, lzma.LZMAError) + (
-        (calamine.CalamineError,) if calamine else ()
-    )
+    return errors + ((calamine.CalamineError,) if calamine else ())
 
 
 def unreadable(error: Exception, source: str, kind: str) -> PipelineError:
-    """A read's failure, said as what the user can do about it."""
+    """A read's failure, said as what the user can do about it. A URL holding a secret is shown
+    with it as *** and without the error's message, which may repeat it (urllib takes the part of a
+    password after an unescaped / for the host's port, and names that port)."""
+    shown = shown_url(source)
+    detail = f" ({one_line(error)})" if shown == source else ""
     if isinstance(error, FileNotFoundError) or "404" in str(error):
-        return PipelineError(f"{source} not found ({one_line(error)})")
+        return PipelineError(f"{shown} not found{detail}")
     if "urlopen error" in str(error) or isinstance(error, ConnectionError):
-        return PipelineError(f"{source} is unreachable ({one_line(error)}); check the address")
+        return PipelineError(f"{shown} is unreachable{detail}; check the address")
     if "403" in str(error) or isinstance(error, PermissionError):
+        return PipelineError(f"{shown}: access denied{detail}; check the URL or your credentials")
+    if shown != source:
         return PipelineError(
-            f"{source}: access denied ({one_line(error)}); check the URL or your credentials"
+            f"can't read {shown} ({type(error).__name__}; its message is left out, as it may show "
+            "the secret); check the address"
         )
     return PipelineError(f"can't read {source} as {kind}: {one_line(error)}")
+
+
+def shown_url(source: str) -> str:
+    """`source` as a message may show it: a URL's user and password (all before the last @ of its
+    authority, see urls.userinfo_span) as ***, and so are a secret query parameter's values."""
+    if not sniff.is_remote(source):
+        return source
+    if span := urls.userinfo_span(source):
+        source = f"{source[: span[0]]}***{source[span[1] :]}"
+    return urls.redacted(source)
 
 
 def one_line(error: Exception) -> str:

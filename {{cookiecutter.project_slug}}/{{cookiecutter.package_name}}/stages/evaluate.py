@@ -21,6 +21,7 @@ from ..failpoints import fail_point
 matplotlib.use("Agg")  # files only, no display
 IMPORTANCE_ROWS = 1_000  # test rows that permutation importance scores (models without importances)
 IMPORTANCE_SEED = 0
+LABEL_WIDTH = 40  # characters of a feature's name shown in the importance plot
 
 
 def importances(model: object, features: pd.DataFrame, target: pd.Series) -> pd.Series:
@@ -46,6 +47,10 @@ def plot_importances(values: pd.Series, top: int):
     import matplotlib.pyplot as plt
 
     shown = values.nlargest(top).sort_values()
+    # A survey's column names are whole questions: cut to one line's width, so the bars keep room.
+    shown.index = [
+        name if len(name) <= LABEL_WIDTH else name[: LABEL_WIDTH - 1] + "…" for name in map(str, shown.index)
+    ]
     figure, axes = plt.subplots(figsize=(6, 0.3 * len(shown) + 1.2))
     shown.plot.barh(ax=axes)
     axes.set_title("Feature importances")

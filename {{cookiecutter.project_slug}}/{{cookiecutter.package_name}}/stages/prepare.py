@@ -71,6 +71,17 @@ def split(
     return train.sample(frac=1, random_state=params.seed), test.sample(frac=1, random_state=params.seed)
 
 
+def mixed_as_text(frame: pd.DataFrame) -> pd.DataFrame:
+    """`frame` with each column that mixes numbers and text (a workbook's `101`, `A7`) as text, empty
+    cells kept: Parquet holds one type per column. The model reads such a column as text anyway."""
+    mixed = [
+        name
+        for name in frame.columns
+        if frame[name].dtype == object and frame[name].dropna().map(type).nunique() > 1
+    ]
+    return frame.assign(**{name: schema.as_text(frame[name]) for name in mixed}) if mixed else frame
+
+
 def prepare(
     raw_path: Path, out_dir: Path, params: PrepareParams, schema_path: Path = schema.SCHEMA_FILE
 ) -> tuple[int, int, int]:
@@ -84,6 +95,7 @@ def prepare(
     train, test = split(frame, table.target, tasks.load(table.task).STRATIFIED, params)
     unlabeled = raw.loc[~labeled].drop(columns=table.target)
     for name, part in (("train", train), ("test", test), ("unlabeled", unlabeled)):
+        part = mixed_as_text(part)
         write_atomic(out_dir / f"{name}.parquet", lambda path, part=part: part.to_parquet(path, index=False))
     return len(train), len(test), len(unlabeled)
 
