@@ -14,7 +14,7 @@ import sys
 import tempfile
 import threading
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pandas as pd
@@ -145,6 +145,7 @@ def test_a_zip_with_two_files_is_refused_naming_them(tmp_path: Path) -> None:
 def workbook(tmp_path: Path) -> Path:
     """An .xlsx with a notes sheet first and the table on a sheet named `Data` (openpyxl writes it)."""
     import openpyxl
+
     book = openpyxl.Workbook()
     book.active.title = "Notes"
     book.active.append(["about", "source"])
@@ -171,7 +172,7 @@ def test_a_workbook_sheet_is_read_by_name_with_the_missing_words_given(workbook:
         "label": ["None", "NA", "yes"],
         "comment": [None, "ok", None],
     }
-    assert columns(read_table(workbook, found, text=True))["comment"] == ["", "ok", "NA"]
+    assert columns(read_table(workbook, found, missing={}))["comment"] == [None, "ok", "NA"]
 
 
 def test_an_unknown_sheet_is_refused_listing_the_sheets(workbook: Path) -> None:
@@ -182,12 +183,54 @@ def test_an_unknown_sheet_is_refused_listing_the_sheets(workbook: Path) -> None:
         read_table(workbook, TableFormat("excel", sheet="Daten"))
 
 
-def test_a_workbook_naming_a_column_twice_is_refused(tmp_path: Path) -> None:
+def save_workbook(path: Path, rows: list[list[object]]) -> Path:
+    """A one-sheet .xlsx holding `rows` (openpyxl writes it)."""
     import openpyxl
+
     book = openpyxl.Workbook()
-    for row in (["size", None, "size", None, "size.1"], [1, 2, 3, 4, 5]):
+    for row in rows:
         book.active.append(row)
-    book.save(tmp_path / "twice.xlsx")
+    book.save(path)
+    return path
+
+
+def test_a_workbook_header_of_numbers_and_booleans_gives_names_as_text(tmp_path: Path) -> None:
+    """pandas returns the header cells 2020, 2021.5 and TRUE as an int, a float and a bool."""
+    path = save_workbook(
+        tmp_path / "years.xlsx", [[2020, 2021.5, True, "label"], [1, 1.5, 7, "a"], [2, "NA", 8, "b"]]
+    )
+    for frame in (
+        read_table(path, missing={"2021.5": ["NA"]}),
+        read_detected(path, missing={"2021.5": ["NA"]})[0],
+    ):
+        assert list(frame.columns) == ["2020", "2021.5", "True", "label"]
+        assert all(type(name) is str for name in frame.columns)
+        assert frame["2020"].tolist() == [1, 2]  # a target named 2020 in data/schema.yaml
+        assert columns(frame)["2021.5"] == [1.5, None]  # its missing words, looked up by the text name
+    for header, repeated in (
+        ([2020, "2020"], "'2020'"),
+        ([2021.5, 2021.5], "'2021.5'"),
+        ([True, "True"], "'True'"),
+    ):
+        twice = save_workbook(tmp_path / "twice.xlsx", [header, [1, 2]])
+        with pytest.raises(
+            PipelineError, match=f"twice.xlsx has duplicate column names: {repeated}; rename them"
+        ):
+            read_table(twice)
+
+
+def test_a_workbook_column_of_numbers_and_text_keeps_each_cell_as_it_is(tmp_path: Path) -> None:
+    """Codes typed as numbers in some cells and as text in others: an object column of both."""
+    path = save_workbook(tmp_path / "codes.xlsx", [["code", "n"], [101, 1], ["A7", 2], [202, 3], [2.5, 4]])
+    for missing in (None, {}):
+        frame = read_table(path, missing=missing)
+        assert frame["code"].dtype == object
+        assert frame["code"].tolist() == [101, "A7", 202, 2.5]
+        assert [type(cell) for cell in frame["code"]] == [int, str, int, float]
+
+
+def test_a_workbook_naming_a_column_twice_is_refused(tmp_path: Path) -> None:
+    save_workbook(tmp_path / "twice.xlsx", [["size", None, "size", None, "size.1"], [1, 2, 3, 4, 5]])
     with pytest.raises(PipelineError, match="twice.xlsx has duplicate column names: 'size'; rename them"):
         read_table(tmp_path / "twice.xlsx")
 
@@ -228,21 +271,22 @@ def test_without_missing_words_pandas_defaults_apply(tmp_path: Path) -> None:
     }
 
 
-def test_text_keeps_every_cell_as_written(tmp_path: Path) -> None:
-    frame = read_table(write(tmp_path / "words.csv", MISSING_WORDS), text=True)
+def test_no_missing_words_leave_only_an_empty_cell_missing(tmp_path: Path) -> None:
+    """What adopt reads with: a column holding a missing-value word comes back as text."""
+    frame = read_table(write(tmp_path / "words.csv", MISSING_WORDS), missing={})
     assert columns(frame) == {
-        "label": ["None", "", "yes"],
+        "label": ["None", None, "yes"],
         "code": ["NA", "None", "n/a"],
-        "size": ["1.5", "", "NA"],
+        "size": ["1.5", None, "NA"],
     }
 
 
-def test_parquet_applies_the_missing_words_and_text_too(tmp_path: Path) -> None:
+def test_parquet_applies_the_missing_words_too(tmp_path: Path) -> None:
     path = tmp_path / "table.parquet"
     pd.DataFrame({"label": ["None", "NA", None], "size": [1.5, None, 3.0]}).to_parquet(path)
     assert detect_format(path).as_dict() == {"type": "parquet"}
     assert columns(read_table(path, missing={"label": ["NA"]}))["label"] == ["None", None, None]
-    assert columns(read_table(path, text=True)) == {"label": ["None", "NA", ""], "size": ["1.5", "", "3.0"]}
+    assert columns(read_table(path, missing={})) == {"label": ["None", "NA", None], "size": [1.5, None, 3.0]}
 
 
 def test_an_encoding_that_fails_past_the_sample_gives_way_to_cp1252(tmp_path: Path) -> None:
@@ -345,6 +389,25 @@ def test_a_table_at_a_url_is_detected_and_read_and_a_missing_one_named(tmp_path:
         read_table(f"{served}/absent.csv")
 
 
+@pytest.mark.parametrize("url", ["https://u:pa/ss@host/x.csv", "https://me:s3cret@host/x.csv"])
+@pytest.mark.parametrize("read", [detect_format, read_table, lambda url: read_table(url, TableFormat())])
+def test_a_url_with_a_password_is_refused_without_showing_it(url: str, read: Callable[[str], object]) -> None:
+    """urllib takes what follows the password's unescaped / (or the user's :) for the host's port,
+    and names it: the message leaves it out."""
+    with pytest.raises(PipelineError) as refused:
+        read(url)
+    assert str(refused.value) == (
+        "can't read https://***@host/x.csv (InvalidURL; its message is left out, as it may show "
+        "the secret); check the address"
+    )
+
+
+def test_a_missing_table_at_a_signed_url_is_named_without_its_signature(served: str) -> None:
+    with pytest.raises(PipelineError) as refused:
+        read_table(f"{served}/absent.csv?token=abc123")
+    assert str(refused.value) == f"{served}/absent.csv?token=*** not found"
+
+
 def test_a_sheet_for_a_text_file_is_refused(tmp_path: Path) -> None:
     with pytest.raises(PipelineError, match="plain.csv is not a workbook"):
         detect_format(write(tmp_path / "plain.csv", "a,b\n1,2\n"), sheet="Data")
@@ -366,19 +429,21 @@ def test_a_table_at_a_revision_is_read_through_dvc_as_detected_or_given(
 
 
 def test_any_small_table_reads_back_as_written() -> None:
-    """Random cells (words, numbers, gaps, missing-value words, delimiters, quotes and line breaks
-    inside cells) written with a random delimiter, encoding and quoting: read back as text,
-    detection included, they are what was written."""
+    """Random cells (words, gaps, missing-value words, delimiters, quotes and line breaks inside
+    cells) written with a random delimiter, encoding and quoting: read back as adopt reads (only an
+    empty cell missing), detection included, they are what was written. A word or number starts
+    with `x`, which no number, boolean or infinity does, so that pandas keeps every cell as text."""
     from hypothesis import given, settings
     from hypothesis import strategies as st
 
     safe = "abcXYZ019 _-.:()äöüßéÄà"  # besides ASCII, cp1252 letters from 0xC0 up (see encodable)
     hostile = safe + ',;\t|"\n€日🙂'
-    words = st.text(alphabet=hostile, max_size=10) | st.sampled_from(["", "NA", "None", "n/a"])
     numbers = st.integers(-(10**6), 10**6) | st.floats(allow_nan=False, allow_infinity=False)
+    words = (st.text(alphabet=hostile, max_size=10) | numbers).map(lambda word: f"x{word}")
+    missing_words = st.sampled_from(["", "NA", "None", "n/a", "null", "NaN", "nan", "#N/A", "<NA>"])
 
     @st.composite
-    def tables(draw: st.DrawFn) -> tuple[list[str], list[list[object]], str, str, int]:
+    def tables(draw: st.DrawFn) -> tuple[list[str], list[list[str]], str, str, int]:
         encoding = draw(st.sampled_from(["utf-8", "utf-8-sig", "cp1252"]))
         quoting = draw(st.sampled_from([csv.QUOTE_MINIMAL, csv.QUOTE_ALL, csv.QUOTE_NONNUMERIC]))
         # A name holding another delimiter unquoted (a;b in a , file) makes a file that reads two
@@ -389,7 +454,7 @@ def test_any_small_table_reads_back_as_written() -> None:
                 names.filter(lambda name: encodable(name, encoding)), min_size=2, max_size=4, unique=True
             )
         )
-        cell = (words | numbers).filter(lambda value: encodable(value, encoding))
+        cell = (words | missing_words).filter(lambda text: encodable(text, encoding))
         rows = draw(
             st.lists(st.lists(cell, min_size=len(header), max_size=len(header)), min_size=1, max_size=5)
         )
@@ -398,16 +463,17 @@ def test_any_small_table_reads_back_as_written() -> None:
 
     @settings(max_examples=50, deadline=None, database=None)
     @given(tables())
-    def reads_back(table: tuple[list[str], list[list[object]], str, str, int]) -> None:
+    def reads_back(table: tuple[list[str], list[list[str]], str, str, int]) -> None:
         header, rows, delimiter, encoding, quoting = table
         text = io.StringIO()
         writer = csv.writer(text, delimiter=delimiter, quoting=quoting, lineterminator="\n")
         writer.writerows([header, *rows])
         with tempfile.TemporaryDirectory() as folder:
             path = write(Path(folder) / "table.csv", text.getvalue(), encoding)
-            frame = read_table(path, text=True)
+            frame = read_table(path, missing={})
         assert list(frame.columns) == header
-        assert frame.to_numpy().tolist() == [[str(value) for value in row] for row in rows]
+        written = {name: [row[index] or None for row in rows] for index, name in enumerate(header)}
+        assert columns(frame) == written
 
     reads_back()
 
