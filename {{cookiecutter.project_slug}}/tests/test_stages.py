@@ -339,7 +339,8 @@ def test_prepare_rejects_a_malformed_csv(tiny_raw: Path, tmp_path: Path, params:
     lines = tiny_raw.read_text().splitlines()
     lines[3] += ",1,2"  # a row with more fields than the header
     tiny_raw.write_text("\n".join(lines) + "\n")
-    with pytest.raises(PipelineError, match="is not well-formed text with .,. between fields: .*Expected .* fields in line 4"):
+    malformed = "is not well-formed text with .,. between fields: .*Expected .* fields in line 4"
+    with pytest.raises(PipelineError, match=malformed):
         prepare(tiny_raw, tmp_path / "out", params.prepare)
     assert not (tmp_path / "out").exists()
 
