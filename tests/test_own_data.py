@@ -163,7 +163,7 @@ BAD_TABLES = {
         penguins,
         "Species",
         "auto",
-        "target 'Species' is not a column; the columns are: species, island",
+        "target 'Species' is not a column; the columns are: 'species', 'island'",
     ),
     "empty-target": (
         "p.csv",
