@@ -213,13 +213,13 @@ BAD_TABLES = {
 @pytest.mark.parametrize("case", list(BAD_TABLES))
 def test_a_bad_table_stops_generation_in_one_line_and_writes_nothing(case: str, tmp_path: Path) -> None:
     name, content, target, task, words = BAD_TABLES[case]
-    source = tmp_path / "source" / name
+    source = tmp_path / "source" / (name if content is not None else "none")  # None: `name` is a URL
     source.parent.mkdir()
     if isinstance(content, str):
         source.write_text(content)
     elif content is not None:
         content().to_csv(source, index=False)
-    dataset = name if content is None else str(source)  # None: a URL
+    dataset = name if content is None else str(source)
     before = source.read_bytes() if source.exists() else None
     result = cookiecutter_cli(tmp_path / "out", f"dataset={dataset}", f"target={target}", f"task={task}")
     assert result.returncode != 0
