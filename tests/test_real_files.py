@@ -222,7 +222,12 @@ def test_hostile_names_run_the_whole_pipeline_and_unlabeled_rows_are_scored(
 
 
 # Names drawn from what shells, make, YAML and DVC's ${} read as syntax, and any other character.
-SYNTAX = list("\n\t :#,'\"[]{}&*!|>%@`$();\\/-?~=.") + ["${x}", "$(touch PWNED)", "`touch PWNED`", "$(shell touch PWNED)"]
+SYNTAX = list("\n\t :#,'\"[]{}&*!|>%@`$();\\/-?~=.") + [
+    "${x}",
+    "$(touch PWNED)",
+    "`touch PWNED`",
+    "$(shell touch PWNED)",
+]
 NAME = st.lists(
     st.one_of(st.sampled_from(SYNTAX), st.characters(exclude_categories=("Cs", "Cc"))),
     min_size=1,
