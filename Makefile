@@ -12,7 +12,7 @@ export DVC_NO_ANALYTICS := 1
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-6s %s\n", $$1, $$2}'
 
-# uv installs the pinned tools in seconds (pip took ~70 s); where uv is not on PATH, pip puts this
+# uv installs the pinned tools far faster than pip; where uv is not on PATH, pip puts this
 # version of it into .venv first, so a fresh machine needs only Python, git and make.
 UV_VERSION := 0.13.9
 # Where Python may not cache compiled modules (PYTHONDONTWRITEBYTECODE, as on many CI machines), uv
@@ -35,8 +35,8 @@ test: venv  ## the template's tests: hooks, then every option combination genera
 	$(PY) -m pytest
 
 lint: venv  ## ruff on the template's own code
-	$(PY) -m ruff check hooks tests tools bench local_extensions.py
-	$(PY) -m ruff format --check hooks tests tools bench local_extensions.py
+	$(PY) -m ruff check hooks tests tools bench local_extensions.py template_paths.py
+	$(PY) -m ruff format --check hooks tests tools bench local_extensions.py template_paths.py
 
 clean:  ## remove demo/ and caches (keeps .venv)
 	rm -rf demo .pytest_cache .ruff_cache

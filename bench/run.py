@@ -1,12 +1,13 @@
 """Benchmark a generated project: what the template costs on top of DVC and of the ML work itself.
 
     .venv/bin/python bench/run.py [--repeats 3] [--sizes 10000,100000,1000000] [--only 1,2,4,5,7,8,9,10]
+                                  [--baseline <git ref>]
 
 Measures 5, 6, 7 and 10 use a synthetic table of 20 feature columns (15 numbers, 5 text categories)
 with 10% of the cells empty, brought in as a user brings a table. Each figure is the median of
 --repeats runs (the sweeps: one run each); the two sides of every ratio are measured in this one
 run, on this machine, and where they are repeated, in turns, so the machine's drift affects both
-alike. Prints a Markdown table (paste it into the README).
+alike. Prints a Markdown table (paste it into docs/performance.md).
 """
 
 from __future__ import annotations
@@ -53,7 +54,7 @@ BARE_METRICS = textwrap.dedent(
     from {PACKAGE} import schema, tasks
     from {PACKAGE}.config import load_params
     from {PACKAGE}.stages.prepare import prepare
-    from {PACKAGE}.stages.register import gate_failures
+    from {PACKAGE}.gate import gate_failures
     from {PACKAGE}.stages.train import train
     table, params = schema.load(), load_params()
     task = tasks.load(table.task)
@@ -87,7 +88,7 @@ INFER = textwrap.dedent(
     f"""
     import statistics, sys, time
     from {PACKAGE} import inference, schema
-    from {PACKAGE}.table import read_table
+    from {PACKAGE}.tables.table import read_table
     frame = read_table(schema.load().raw)
     taken = []
     for _ in range(int(sys.argv[1])):
@@ -103,7 +104,7 @@ READ = textwrap.dedent(
     f"""
     import statistics, sys, time
     import pandas as pd
-    from {PACKAGE}.table import detect_format, read_table
+    from {PACKAGE}.tables.table import detect_format, read_table
     path, rounds = sys.argv[1], int(sys.argv[2])
     actions = [
         lambda: pd.read_csv(path), lambda: read_table(path, detect_format(path)), lambda: detect_format(path)
@@ -156,12 +157,12 @@ def interleaved_medians(
     return [statistics.median(taken) for taken in times]
 
 
-def generate(folder: Path, options: dict[str, str] | None = None) -> Path:
-    """Generate a project into the empty `folder`, with `options` beyond the defaults."""
+def generate(folder: Path, options: dict[str, str] | None = None, template: Path = TEMPLATE) -> Path:
+    """Generate a project from `template` into the empty `folder`, with `options` beyond the defaults."""
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
     return Path(
-        cookiecutter(str(TEMPLATE), no_input=True, output_dir=str(folder), extra_context=options or {})
+        cookiecutter(str(template), no_input=True, output_dir=str(folder), extra_context=options or {})
     )
 
 
@@ -176,7 +177,7 @@ def sweep(project: Path, first: int, jobs: int) -> None:
     sh(
         sys.executable,
         "-m",
-        f"{PACKAGE}.sweep",
+        f"{PACKAGE}.experiments.sweep",
         "-S",
         f"train.n_estimators={values}",
         "--jobs",
@@ -226,7 +227,7 @@ def write_synthetic(project: Path, rows: int) -> None:
     copied into data/raw/ (as SYNTHETIC at every size) and added to DVC, data/schema.yaml inferred."""
     source = project.parent / SYNTHETIC
     synthetic_table(rows).to_csv(source, index=False)
-    sh(sys.executable, "-m", f"{PACKAGE}.adopt", "--data", str(source), "--target", "target", cwd=project)
+    sh(sys.executable, "-m", f"{PACKAGE}.ops.adopt", "--data", str(source), "--target", "target", cwd=project)
     source.unlink()
 
 
@@ -237,13 +238,15 @@ def set_params(project: Path, **train: object) -> None:
     path.write_text(yaml.safe_dump(params, sort_keys=False))
 
 
-def first_model_parts(workdir: Path, options: dict[str, str] | None = None) -> tuple[Path, dict[str, float]]:
+def first_model_parts(
+    workdir: Path, options: dict[str, str] | None = None, template: Path = TEMPLATE
+) -> tuple[Path, dict[str, float]]:
     """Generate a project (with `options` beyond the defaults) and run its first `dvc repro` (which
     must register a model); return the project and the seconds of each part: generation, DVC's
     start until the first stage, and each stage from the line where DVC starts it to the next one
     (so with DVC's lock and cache work after it); `total` is the whole."""
     start = time.perf_counter()
-    project = generate(workdir, options)
+    project = generate(workdir, options, template)
     parts = {"generate": time.perf_counter() - start}
     command = [sys.executable, "-m", "dvc", "repro"]
     env = {**ENV, "PYTHONUNBUFFERED": "1"}
@@ -270,7 +273,11 @@ def first_model_rows(
 ) -> list[tuple[str, str, str]]:
     """Generate -> first registered model (see first_model_parts), `repeats` times: the median of the
     whole and of each part."""
-    runs = [first_model_parts(workdir, options)[1] for _ in range(repeats)]
+    return parts_rows(label, [first_model_parts(workdir, options)[1] for _ in range(repeats)])
+
+
+def parts_rows(label: str, runs: list[dict[str, float]]) -> list[tuple[str, str, str]]:
+    """The rows of (1) for these runs of first_model_parts: the median of the whole and of each part."""
     median = {part: statistics.median(run[part] for run in runs) for part in runs[0]}
     parts = ", ".join(f"{part} {taken:.2f} s" for part, taken in median.items() if part != "total")
     return [
@@ -281,6 +288,19 @@ def first_model_rows(
 
 def measure_first_model(scratch: Path, repeats: int) -> list[tuple[str, str, str]]:
     return first_model_rows("(1)", scratch / "first", repeats)
+
+
+def measure_against(scratch: Path, repeats: int, ref: str) -> list[tuple[str, str, str]]:
+    """(1) for this template and for the template at git `ref`, in turns: a change's before and after."""
+    baseline = scratch / "baseline-template"
+    baseline.mkdir()
+    archive = subprocess.run(["git", "archive", ref], cwd=TEMPLATE, capture_output=True, check=True).stdout
+    subprocess.run(["tar", "x"], input=archive, cwd=baseline, check=True)
+    now, before = [], []
+    for _ in range(repeats):
+        now.append(first_model_parts(scratch / "now")[1])
+        before.append(first_model_parts(scratch / "before", template=baseline)[1])
+    return [*parts_rows("(1) this template:", now), *parts_rows(f"(1) the template at {ref}:", before)]
 
 
 def measure_own_table(scratch: Path, repeats: int) -> list[tuple[str, str, str]]:
@@ -355,7 +375,7 @@ def tune(project: Path, study: str, jobs: int) -> float:
     """`make tune` for 16 trials of a new study; return the study's own work per trial (asking,
     queueing, telling), as it prints it."""
     command = ["--trials", "16", "--jobs", str(jobs), "--study", study]
-    output = sh(sys.executable, "-m", f"{PACKAGE}.tune", *command, cwd=project)
+    output = sh(sys.executable, "-m", f"{PACKAGE}.experiments.tune", *command, cwd=project)
     return float(re.search(r"\(asking, queueing, telling\) ([0-9.]+) s per trial", output)[1])
 
 
@@ -517,12 +537,17 @@ def main() -> None:
         "largest size), 7, 8 (set-up: make demo from a clone, make setup), 9 (make tune), "
         "10 (reading a 1 M-row .csv.gz)",
     )
+    parser.add_argument(
+        "--baseline", metavar="REF", help="measure (1) also for the template at this git ref, in turns"
+    )
     args = parser.parse_args()
     chosen = set(args.only.split(","))
     rows = []
     with tempfile.TemporaryDirectory(prefix="bench-") as scratch:
         scratch = Path(scratch)
-        if "1" in chosen:
+        if "1" in chosen and args.baseline:
+            rows += measure_against(scratch, args.repeats, args.baseline)
+        elif "1" in chosen:
             rows += measure_first_model(scratch, args.repeats)
         if "2" in chosen:
             rows += measure_repro(scratch, args.repeats)

@@ -22,24 +22,30 @@ import subprocess
 import sys
 from contextlib import closing
 from pathlib import Path
+from types import ModuleType
 
 PLOTS_TEMPLATES = Path(".dvc", "plots")  # the project's `dvc plots` templates, one per task
 PLOTS_ASIDE = Path(".dvc-plots")  # where they wait while `dvc init` runs (and stay, without DVC)
-RAW_DIR = Path("data", "raw")
 FIRST_COMMIT_MESSAGE = "New project from the DVC + MLflow template"
 DVC_COMMIT_MESSAGE = "Set up DVC and track the raw data with it"
-SCHEMA_FILE = Path("data", "schema.yaml")
+
+
+def package_module(options: dict, name: str) -> ModuleType:
+    """A module of the generated package (the project's folder is on sys.path): its paths, and
+    what reads and checks a table, are the package's own."""
+    return importlib.import_module(f"{options['package_name']}.{name}")
 
 
 def prune(options: dict) -> None:
     """Keep only the chosen sample (its data and schema; none for a table of the user's), license,
     CI workflow and team stack."""
+    paths = package_module(options, "common.project")
     sample = options["dataset"] if options["dataset"] in options["_datasets"] else None
-    for data_file in RAW_DIR.iterdir():
+    for data_file in paths.RAW_DIR.iterdir():
         if data_file.name.split(".")[0] != sample:
             data_file.unlink()
     if sample:
-        (RAW_DIR / f"{sample}.schema.yaml").rename(SCHEMA_FILE)
+        (paths.RAW_DIR / f"{sample}.schema.yaml").rename(paths.SCHEMA_FILE)
     if options["license"] == "Proprietary":
         Path("LICENSE").unlink()
     if options["ci"] != "github":
@@ -47,7 +53,9 @@ def prune(options: dict) -> None:
     if options["team_stack"] != "yes":
         Path("docker-compose.yml").unlink()
         shutil.rmtree("docker")
-        Path(options["package_name"], "identities.py").unlink()  # users of the team's tracking server
+        for module in ("identities.py", "stack_env.py"):  # the team stack's users and secrets
+            Path(options["package_name"], "ops", module).unlink()
+        Path("tests", "test_stack_env.py").unlink()
     for cache in list(Path().rglob("__pycache__")):  # copied from a template folder whose code ran
         shutil.rmtree(cache)
 
@@ -71,9 +79,9 @@ def bring_table(options: dict) -> tuple[Path, str | None]:
             f"(pip install {' '.join('pyyaml' if name == 'yaml' else name for name in missing)}); or generate "
             "with a sample and, after `make setup`, switch with `make adopt DATA=... TARGET=...`"
         )
-    adopt = importlib.import_module(f"{options['package_name']}.adopt")
-    errors = importlib.import_module(f"{options['package_name']}.errors")
-    schema = importlib.import_module(f"{options['package_name']}.schema")
+    adopt = package_module(options, "ops.adopt")
+    errors = package_module(options, "common.errors")
+    schema = package_module(options, "schema")
     try:
         table, notes = adopt.stage_table(
             dataset, options["target"], options["task"], options["s3_endpoint_url"], base=invocation_dir()
@@ -89,14 +97,15 @@ def bring_table(options: dict) -> tuple[Path, str | None]:
 def raw_data(options: dict) -> tuple[Path, str | None]:
     """The raw table's path in the project, and its URL when it is to be imported (see bring_table)."""
     if options["dataset"] in options["_datasets"]:
-        return RAW_DIR / options["_datasets"][options["dataset"]]["file"], None
+        raw_dir = package_module(options, "common.project").RAW_DIR
+        return raw_dir / options["_datasets"][options["dataset"]]["file"], None
     return bring_table(options)
 
 
 def fail_point(options: dict, name: str) -> None:
-    """The generated package's fail point `name` (see its failpoints.py): inert unless FAIL_POINT is set."""
+    """The generated package's fail point `name` (see its common/failpoints.py): inert unless FAIL_POINT is set."""
     if os.environ.get("FAIL_POINT"):
-        importlib.import_module(f"{options['package_name']}.failpoints").fail_point(name)
+        package_module(options, "common.failpoints").fail_point(name)
 
 
 def run(*command: str, env: dict | None = None) -> None:
@@ -132,8 +141,8 @@ def import_config(options: dict, url: str) -> list[str]:
 
 def init_dvc(options: dict, raw: tuple[Path, str | None], with_git: bool) -> bool:
     """Run dvc_commands, with the project's plots templates set aside meanwhile (see
-    templates_set_aside). Through DVC's Python API when this interpreter has DVC (one process: ~1 s
-    less than the commands), else the `dvc` on PATH (cookiecutter installed on its own, e.g. with
+    templates_set_aside). Through DVC's Python API when this interpreter has DVC (one process
+    instead of one per command), else the `dvc` on PATH (cookiecutter installed on its own, e.g. with
     pipx). Without DVC, print the steps to take once it is installed and return False."""
     templates_aside = templates_set_aside()
     if importlib.util.find_spec("dvc") is not None:
@@ -234,8 +243,8 @@ def identity_args(git: str, options: dict) -> list[str]:
 
 def create_tracking_store(options: dict) -> None:
     """Create the local MLflow store, `mlflow.db`, from the SQL of an empty one (what the locked
-    MLflow's own migrations make, see tools/dump_mlflow_schema.py): milliseconds, where MLflow takes
-    seconds to import and migrate. Parallel first runs then find the store ready. A project that
+    MLflow's own migrations make, see tools/dump_mlflow_schema.py), without importing MLflow and
+    running its migrations. Parallel first runs then find the store ready. A project that
     logs to a tracking server gets none."""
     schema = Path(".mlflow-store.sql")
     if not options["mlflow_tracking_uri"]:

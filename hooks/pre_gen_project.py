@@ -7,6 +7,7 @@ The checks are plain functions of the options, so `tests/test_hooks.py` imports 
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import keyword
 import os
@@ -14,71 +15,51 @@ import re
 import sys
 import unicodedata
 from pathlib import Path, PurePosixPath, PureWindowsPath
-from urllib.parse import ParseResult, unquote_plus, urlparse
+from types import ModuleType
+from urllib.parse import ParseResult, urlparse
 
 SUPPORTED_PYTHON = ("3.11", "3.12", "3.13")
+# The generated package's source in the template, whose standard-library modules this hook loads:
+# a dataset URL and the model's name are checked with the rules the package applies to them later.
+PACKAGE_SOURCE = Path(r"""{{ package_source }}""")
 # Used with fullmatch: `$` in re.match lets a trailing newline through.
 SLUG_PATTERN = re.compile(r"[a-z0-9]+(-[a-z0-9]+)*")
 PACKAGE_PATTERN = re.compile(r"[a-z][a-z0-9_]*")
-MODEL_NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 S3_BUCKET_PATTERN = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
 FREE_TEXT_OPTIONS = ("project_name", "author_name", "description")
 # Characters no one-line text holds: controls (line breaks, tab, DEL), line and paragraph
 # separators, and lone surrogates (no UTF-8 file can hold one). A line break in the description or
 # the author breaks the package's metadata (setuptools cuts the summary at it).
 NOT_ONE_LINE = frozenset({"Cc", "Zl", "Zp", "Cs"})
-# What comes before a URL's user and password: a scheme of two or more letters (one is a Windows
-# drive), a colon and slashes. Leading spaces and control characters, and tabs and line breaks
-# anywhere, are what urllib's parser skips, so they are taken as it takes them.
-URL_START = re.compile(r"[\x00-\x20]*[A-Za-z][A-Za-z0-9+.\-\t\r\n]+:(?:[\t\r\n]*/)*")
-# Query parameters that carry a signature or a secret (presigned S3, GCS and Azure URLs, API tokens);
-# compared in lowercase, so that no spelling of one slips through.
-SECRET_PARAMETERS = frozenset(
-    {
-        "x-amz-signature",
-        "x-amz-credential",
-        "x-amz-security-token",
-        "x-goog-signature",
-        "x-goog-credential",
-        "signature",
-        "sig",
-        "token",
-        "access_token",
-        "api_key",
-        "apikey",
-        "key",
-        "password",
-        "secret",
-    }
-)
 # Import names a generated package must not shadow: its own dependencies and their tools.
-DEPENDENCY_MODULES = frozenset(
-    {
-        "dvc",
-        "dvclive",
-        "mlflow",
-        "sklearn",
-        "pandas",
-        "numpy",
-        "scipy",
-        "yaml",
-        "pydantic",
-        "pyarrow",
-        "joblib",
-        "skops",
-        "matplotlib",
-        "pytest",
-        "ruff",
-        "boto3",
-        "botocore",
-        "s3fs",
-        "cookiecutter",
-        "setuptools",
-        "pip",
-        "git",
-        "tests",
-    }
-)
+DEPENDENCY_MODULES = frozenset({
+    "dvc", "dvclive", "mlflow", "sklearn", "pandas", "numpy", "scipy", "yaml", "pydantic", "pyarrow",
+    "joblib", "skops", "matplotlib", "pytest", "ruff", "boto3", "botocore", "s3fs", "cookiecutter",
+    "setuptools", "pip", "git", "tests",
+})  # fmt: skip
+
+
+def package_module(relative: str) -> ModuleType:
+    """A standard-library module of the generated package, loaded from its file in the template.
+    Cookiecutter runs a rendered copy of this hook from a temporary file, and Jinja names the
+    package's folder (template_paths.TemplatePaths); the tests import this file as it is, from
+    hooks/, beside template_paths.py."""
+    source = PACKAGE_SOURCE
+    if not source.is_absolute():  # not rendered
+        source = load_file(Path(__file__).resolve().parents[1] / "template_paths.py").PACKAGE_SOURCE
+    return load_file(source / relative)
+
+
+def load_file(path: Path) -> ModuleType:
+    """The Python file at `path`, imported as a module of its own name."""
+    spec = importlib.util.spec_from_file_location(f"template_{path.stem}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+urls = package_module("tables/urls.py")
+project = package_module("common/project.py")  # paths and names the package uses too
 
 
 def check_options(options: dict) -> list[str]:
@@ -87,7 +68,7 @@ def check_options(options: dict) -> list[str]:
 
     def bad(option: str, value: str, allowed: str) -> None:
         # Shown redacted: a URL's password or signature must not reach the terminal or CI's log.
-        problems.append(f"{option}={redacted(value)!r} is not valid: {allowed}")
+        problems.append(f"{option}={urls.redacted(value)!r} is not valid: {allowed}")
 
     for option in FREE_TEXT_OPTIONS:
         if not is_one_line(options[option]):
@@ -138,7 +119,7 @@ def check_options(options: dict) -> list[str]:
     if model not in models:
         bad("model", model, f"choose one of {', '.join(models)}")
 
-    if not MODEL_NAME_PATTERN.fullmatch(options["registered_model_name"]):
+    if not re.fullmatch(project.MODEL_NAME_PATTERN, options["registered_model_name"]):
         bad(
             "registered_model_name",
             options["registered_model_name"],
@@ -163,66 +144,6 @@ def check_options(options: dict) -> list[str]:
 def is_one_line(text: str) -> bool:
     """Whether `text` is a single line of printable text (see NOT_ONE_LINE)."""
     return not any(unicodedata.category(character) in NOT_ONE_LINE for character in text)
-
-
-def is_s3(url: str) -> bool:
-    """Whether `url` is an s3:// URL (in any case, spaces and control characters before it ignored)."""
-    return re.sub(r"[\x00-\x20]", "", url).lower().startswith("s3:")
-
-
-def userinfo_span(url: str) -> tuple[int, int] | None:
-    """Where `url`'s user[:password] is (start, end: the '@' before the host), or None when it has
-    none. A password with an unescaped '/', '?' or '#' (an AWS secret key often has a '/') cuts the
-    host short, leaving a port that is not a number: then the user[:password] runs to the last '@'."""
-    start = URL_START.match(url)
-    if not start:
-        return None
-    begin = start.end()
-    authority = re.split(r"[/?#]", url[begin:], maxsplit=1)[0]
-    if "@" in authority:
-        return begin, begin + authority.rindex("@")
-    host_and_port = authority.partition("]")[2] if authority.startswith("[") else authority  # [IPv6]
-    _, colon, port = host_and_port.partition(":")
-    # A port is a number; an s3:// URL has none (a bucket's name holds no ':').
-    port_is_valid = not colon or (re.fullmatch(r"[0-9]{1,5}", port) and not is_s3(url))
-    if port_is_valid or "@" not in url[begin:]:
-        return None
-    return begin, url.rindex("@")
-
-
-def secret_parameters(url: str) -> list[tuple[str, int, int]]:
-    """The query parameters of `url` that hold a signature or a secret (SECRET_PARAMETERS), each as
-    its name and where its value is."""
-    if not URL_START.match(url):
-        return []
-    userinfo = userinfo_span(url)
-    question_mark = url.find("?", userinfo[1] if userinfo else 0)  # a password may hold a '?'
-    if question_mark < 0:
-        return []
-    query_start = question_mark + 1
-    query = url[query_start:].partition("#")[0]
-    found = []
-    for parameter in re.finditer(r"[^&]+", query):
-        name, equals, value = parameter.group().partition("=")
-        if value and unquote_plus(name).strip().lower() in SECRET_PARAMETERS:
-            value_start = query_start + parameter.start() + len(name) + len(equals)
-            found.append((unquote_plus(name).strip(), value_start, value_start + len(value)))
-    return found
-
-
-def redacted(url: str) -> str:
-    """`url` with its secrets replaced by `***`: the password (the user when there is no password:
-    a token given as the user) and the values of secret query parameters. Other text is unchanged."""
-    secrets = [(start, end) for _, start, end in secret_parameters(url)]
-    userinfo = userinfo_span(url)
-    if userinfo:
-        user, colon, _ = url[userinfo[0] : userinfo[1]].partition(":")
-        secrets.insert(0, (userinfo[0] + len(user) + len(colon), userinfo[1]) if colon else userinfo)
-    shown, shown_to = [], 0
-    for start, end in secrets:
-        shown += [url[shown_to:start], "***"]
-        shown_to = end
-    return "".join([*shown, url[shown_to:]])
 
 
 def url_parts(url: str) -> ParseResult | None:
@@ -255,8 +176,8 @@ def dataset_problem(dataset: str, samples: dict) -> str | None:
     if not dataset.strip():
         return f"give {hint}"
     # `dvc import-url` writes the URL into the raw table's .dvc file, which is committed to git.
-    if userinfo_span(dataset):
-        if is_s3(dataset):
+    if urls.userinfo_span(dataset):
+        if urls.is_s3(dataset):
             return (
                 "the URL holds credentials, which would be written into the project's .dvc file, in git; "
                 "give s3://bucket/key and set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or AWS_PROFILE) "
@@ -266,7 +187,7 @@ def dataset_problem(dataset: str, samples: dict) -> str | None:
             "the URL holds a user or password, which would be written into the project's .dvc file, "
             "in git; download the file and give its path"
         )
-    if secrets := secret_parameters(dataset):
+    if secrets := urls.secret_parameters(dataset):
         return (
             f"the URL holds a signature or secret ({', '.join(name for name, _, _ in secrets)}), which "
             "would be written into the project's .dvc file, in git (and a signature expires); "
@@ -296,7 +217,7 @@ def tracking_uri_problem(uri: str) -> str | None:
     """Say what is wrong with an MLflow tracking URI, or None when it is empty or a server URL."""
     if uri == "":
         return None
-    if userinfo_span(uri):
+    if urls.userinfo_span(uri):
         return "credentials do not belong in the URI; set MLFLOW_TRACKING_USERNAME/MLFLOW_TRACKING_PASSWORD in the environment"
     parsed = url_parts(uri)
     if parsed is None:
@@ -310,7 +231,7 @@ def remote_url_problem(url: str) -> str | None:
     """Say what is wrong with a DVC remote URL, or None when it is empty, s3://bucket/… or an absolute path."""
     if url == "":
         return None
-    if userinfo_span(url):
+    if urls.userinfo_span(url):
         return (
             "credentials do not belong in the URL (it is written into .dvc/config, in git); set "
             "AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY in the environment, or `dvc remote modify --local`"
@@ -338,7 +259,7 @@ def endpoint_url_problem(url: str, remote_url: str, dataset: str = "") -> str | 
     or an s3:// table."""
     if url == "":
         return None
-    if userinfo_span(url):
+    if urls.userinfo_span(url):
         return "credentials do not belong in the URL; set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY in the environment"
     parsed = url_parts(url)
     if (
@@ -348,8 +269,8 @@ def endpoint_url_problem(url: str, remote_url: str, dataset: str = "") -> str | 
         or any(c.isspace() for c in url)
     ):
         return "give the S3-compatible server's URL like http://127.0.0.1:9000, or leave it empty for AWS"
-    if not is_s3(remote_url) and not is_s3(dataset):
-        return f"an endpoint only applies to an s3:// remote or table, and dvc_remote_url is {redacted(remote_url)!r}"
+    if not urls.is_s3(remote_url) and not urls.is_s3(dataset):
+        return f"an endpoint only applies to an s3:// remote or table, and dvc_remote_url is {urls.redacted(remote_url)!r}"
     return None
 
 

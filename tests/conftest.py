@@ -109,6 +109,9 @@ def locked_versions(lock: Path) -> dict[str, str]:
     return {package["name"]: package["version"] for package in packages if "registry" in package["source"]}
 
 
+DVC = [sys.executable, "-m", "dvc"]  # the DVC of the tests' environment, the one the projects lock
+
+
 def run(
     command: list[str], cwd: Path, check: bool = True, env: dict | None = None
 ) -> subprocess.CompletedProcess:
@@ -126,7 +129,8 @@ def dvc_lock_hashes(project: Path) -> dict[str, str]:
 
 
 def dvc(project: Path, *args: str) -> str:
-    return run([sys.executable, "-m", "dvc", *args], cwd=project).stdout
+    """The output of a `dvc` command in `project` (see DVC); on failure show its output."""
+    return run([*DVC, *args], cwd=project).stdout
 
 
 def exp_show(project: Path) -> dict[str, dict]:
@@ -194,7 +198,7 @@ def reproduced(tmp_path_factory: pytest.TempPathFactory):
     def get(combo: Combo) -> Path:
         if combo not in cache:
             project = bake_combo(combo, tmp_path_factory.mktemp(f"repro-{combo.id}"))
-            result = run([sys.executable, "-m", "dvc", "repro"], cwd=project)
+            result = run([*DVC, "repro"], cwd=project)
             (project.parent / "repro.log").write_text(result.stdout + result.stderr)
             cache[combo] = project
         return cache[combo]

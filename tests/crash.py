@@ -8,11 +8,10 @@ import os
 import re
 import sqlite3
 import subprocess
-import sys
 from contextlib import closing
 from pathlib import Path
 
-from conftest import run
+from conftest import DVC, run
 from mlflow import MlflowClient
 
 IDENTITY = ["-c", "user.name=t", "-c", "user.email=t@example.invalid"]
@@ -62,7 +61,7 @@ def new_commit(project: Path, param: str, value: str) -> str:
 
 
 def dvc_status(project: Path, env: dict | None = None) -> str:
-    return run([sys.executable, "-m", "dvc", "status"], project, env=env).stdout
+    return run([*DVC, "status"], project, env=env).stdout
 
 
 def alias_version(client: MlflowClient, name: str, alias: str) -> int | None:

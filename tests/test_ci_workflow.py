@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import TEMPLATE, bake, run
+from conftest import DVC, TEMPLATE, bake, run
 
 pytestmark = pytest.mark.xdist_group("ci-workflow")
 
@@ -83,7 +83,7 @@ def test_pipeline_job_steps_pass_on_a_fresh_clone(tmp_path: Path) -> None:
     env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'mlflow-ci.db'}"}
     run(["make", "data"], clone, env=env)  # no remote: the bundled data set, checked against DVC's hash
     dvc_file = next(clone.joinpath("data", "raw").glob("*.dvc"))
-    assert "up to date" in run([sys.executable, "-m", "dvc", "status", str(dvc_file)], clone).stdout
+    assert "up to date" in run([*DVC, "status", str(dvc_file)], clone).stdout
     run(["make", "repro"], clone, env=env)
     summary = run(["make", "metrics-diff", "REV=origin/main"], clone, env=env).stdout
     assert "| dvclive/metrics.json" in summary and "f1_macro" in summary

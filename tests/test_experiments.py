@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import bake, checked_runs_by_experiment, dvc, exp_show, run, sweep_output
+from conftest import DVC, bake, checked_runs_by_experiment, dvc, exp_show, run, sweep_output
 from mlflow import MlflowClient
 
 pytestmark = pytest.mark.xdist_group("experiments")
@@ -77,7 +77,7 @@ def test_queued_parallel_experiments_each_log_one_run_into_the_project_store(tmp
     sweep = [
         sys.executable,
         "-m",
-        "wine_quality.sweep",
+        "wine_quality.experiments.sweep",
         "-S",
         "train.n_estimators=10,20",
         "-S",
@@ -102,7 +102,7 @@ def test_queued_parallel_experiments_each_log_one_run_into_the_project_store(tmp
     status = dvc(project, "queue", "status")
     assert status.count("Success") == 4 and status.count("Failed") == 1, status
     assert workers_exit(project), "DVC's queue workers kept running after the sweep"
-    logs = run([sys.executable, "-m", "dvc", "queue", "logs", "bad-value"], project, check=False).stdout
+    logs = run([*DVC, "queue", "logs", "bad-value"], project, check=False).stdout
     assert "train.n_estimators must be a valid integer, got 'abc'" in logs
 
     client, runs = project_runs(project)
@@ -131,7 +131,7 @@ def test_queued_parallel_experiments_each_log_one_run_into_the_project_store(tmp
     applied = json.loads((project / "reports" / "registration.json").read_text())
     assert applied["mlflow_run_id"] == by_exp[best].info.run_id
 
-    table = run([sys.executable, "-m", "wine_quality.compare"], project).stdout
+    table = run([sys.executable, "-m", "wine_quality.experiments.compare"], project).stdout
     assert all(name in table for name in by_exp)
     assert "train.n_estimators" in table and "train.max_depth" in table  # the params that vary
     staging_row = next(line for line in table.splitlines() if staging.run_id[:8] in line)
@@ -141,7 +141,7 @@ def test_queued_parallel_experiments_each_log_one_run_into_the_project_store(tmp
     assert f"{staging.version} (staging)" in staging_row
 
     # `make promote` then promotes the adopted experiment's model, not staging's.
-    promoted = run([sys.executable, "-m", "wine_quality.promote"], project).stdout
+    promoted = run([sys.executable, "-m", "wine_quality.ops.promote"], project).stdout
     assert f"version {applied['model_version']}" in promoted
     production = client.get_model_version_by_alias(project.name, "production")
     assert production.run_id == by_exp[best].info.run_id != staging.run_id
@@ -149,7 +149,9 @@ def test_queued_parallel_experiments_each_log_one_run_into_the_project_store(tmp
 
 def test_a_sweep_with_nothing_to_run_says_so_without_starting_workers(tmp_path: Path) -> None:
     project = bake(tmp_path)
-    result = run([sys.executable, "-m", "wine_quality.sweep", "--jobs", "2"], project, check=False)
+    result = run(
+        [sys.executable, "-m", "wine_quality.experiments.sweep", "--jobs", "2"], project, check=False
+    )
     assert result.returncode == 1
     assert "nothing to run: give a grid with -S" in result.stderr
     assert not list((project / ".dvc" / "tmp" / "exps").glob("celery/*.pid"))  # no worker started
@@ -161,7 +163,15 @@ def test_four_parallel_jobs_on_a_new_store_each_log_one_run_and_version(tmp_path
     file at once. Races depend on timing, so this can pass by luck; the generated project's
     test_data_another_run_just_added_to_the_store_is_linked_not_an_error stages one for certain."""
     project = bake(tmp_path)
-    sweep = [sys.executable, "-m", "wine_quality.sweep", "-S", "train.n_estimators=5,6,7,8", "--jobs", "4"]
+    sweep = [
+        sys.executable,
+        "-m",
+        "wine_quality.experiments.sweep",
+        "-S",
+        "train.n_estimators=5,6,7,8",
+        "--jobs",
+        "4",
+    ]
     result = run(sweep, project, check=False)
     assert result.returncode == 0, sweep_output(project, result)
     assert "sweep: 4/4 done (0 failed)" in result.stdout
@@ -224,7 +234,7 @@ def test_a_study_runs_each_trial_as_an_experiment_and_resumes_after_ctrl_c_and_a
     study = optuna.create_study(study_name="tune", storage=storage, direction="maximize")
     study.enqueue_trial({"train.n_estimators": 20, "train.max_depth": 4, "train.min_samples_leaf": 0})
 
-    tune = [sys.executable, "-m", "tuned.tune", "--study", "tune", "--jobs", "2"]
+    tune = [sys.executable, "-m", "tuned.experiments.tune", "--study", "tune", "--jobs", "2"]
     result = run([*tune, "--trials", "2"], project, check=False)
     assert result.returncode == 0, sweep_output(project, result)
     assert "tune: 2/2 trials (tune-0 failed)" in result.stdout
@@ -279,7 +289,10 @@ def test_a_study_runs_each_trial_as_an_experiment_and_resumes_after_ctrl_c_and_a
     assert max(point.value for point in history) == best.value
     pictures = {artifact.path for artifact in client.list_artifacts(study_run.info.run_id, "optuna")}
     assert pictures == {"optuna/optimization_history.png", "optuna/param_importances.png"}
-    assert study_run.info.run_id[:8] not in run([sys.executable, "-m", "tuned.compare"], project).stdout
+    assert (
+        study_run.info.run_id[:8]
+        not in run([sys.executable, "-m", "tuned.experiments.compare"], project).stdout
+    )
 
     # The best trial, adopted as printed: nothing runs again.
     assert f"To adopt it: dvc exp apply tune-{best.number} && make promote" in resumed.stdout

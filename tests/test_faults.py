@@ -13,7 +13,7 @@ from contextlib import closing
 from pathlib import Path
 
 import pytest
-from conftest import TEMPLATE, TEST_DATA, bake, dvc, run
+from conftest import DVC, TEMPLATE, TEST_DATA, bake, dvc, run
 from crash import (
     PIPELINE_POINTS,
     PROMOTE_POINTS,
@@ -61,7 +61,7 @@ def test_a_crash_at_each_fail_point_then_repro_ends_as_an_uninterrupted_run(
     commit = new_commit(crashed, "n_estimators", str(10 + PIPELINE_POINTS.index(point)))
     client = store(crashed)
     experiment = client.get_experiment_by_name(crashed.name).experiment_id
-    killed_at(point, [sys.executable, "-m", "dvc", "repro"], crashed)
+    killed_at(point, [*DVC, "repro"], crashed)
     runs = client.search_runs([experiment], f"tags.git_commit = '{commit}'")
     # What the kill left proves where it struck: no run before register, a running one at its
     # first two points, a finished one after.
@@ -161,7 +161,7 @@ def test_a_crash_in_adopt_then_adopt_again_ends_as_an_uninterrupted_adopt(
 
 def test_two_repros_at_once_one_waits_or_fails_clearly(tmp_path: Path) -> None:
     project = bake(tmp_path)
-    first, second = (start([sys.executable, "-m", "dvc", "repro"], project) for _ in range(2))
+    first, second = (start([*DVC, "repro"], project) for _ in range(2))
     outputs = [process.communicate()[0] for process in (first, second)]
     codes = [first.returncode, second.returncode]
     assert 0 in codes, outputs

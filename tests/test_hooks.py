@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import OPTIONS, TEMPLATE, TEST_DATA, bake, dvc, load_module, locked_versions, run
+from conftest import DVC, OPTIONS, TEMPLATE, TEST_DATA, bake, dvc, load_module, locked_versions, run
 from cookiecutter.environment import StrictEnvironment
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -83,7 +83,7 @@ SECRETS = ("hunter2", "wJalr", "bPxRfiCY", "ab12cd34", ":secret@")
 def test_each_bad_option_gets_one_message_naming_it(option: str, value: str) -> None:
     problems = pre_gen.check_options({**DEFAULTS, option: value})
     assert len(problems) == 1
-    assert problems[0].startswith(f"{option}={pre_gen.redacted(value)!r} is not valid: ")
+    assert problems[0].startswith(f"{option}={pre_gen.urls.redacted(value)!r} is not valid: ")
     assert not any(secret in problems[0] for secret in SECRETS)
 
 
@@ -190,7 +190,7 @@ def test_a_url_with_a_user_alone_is_refused_without_showing_it(token: str) -> No
 
 @PROPERTIES
 @given(
-    name=st.sampled_from(sorted(pre_gen.SECRET_PARAMETERS)).flatmap(
+    name=st.sampled_from(sorted(pre_gen.urls.SECRET_PARAMETERS)).flatmap(
         lambda name: st.sampled_from([name, name.upper(), name.title()])
     ),
     signature=st.text(st.characters(exclude_categories=("Cs",), exclude_characters="&#"), min_size=1),
@@ -216,13 +216,13 @@ def test_a_signed_url_is_refused_without_showing_the_signature(name: str, signat
     ],
 )
 def test_a_url_without_secrets_is_shown_as_it_is(dataset: str) -> None:
-    assert pre_gen.redacted(dataset) == dataset
+    assert pre_gen.urls.redacted(dataset) == dataset
     assert pre_gen.dataset_problem(dataset, OPTIONS["_datasets"]) is None
 
 
 def test_a_percent_encoded_parameter_name_is_still_a_secret() -> None:
     assert (
-        pre_gen.redacted("https://h/t?X%2DAmz%2DSignature=ab&x=1")
+        pre_gen.urls.redacted("https://h/t?X%2DAmz%2DSignature=ab&x=1")
         == "https://h/t?X%2DAmz%2DSignature=***&x=1"
     )
 
@@ -233,7 +233,7 @@ def test_a_percent_encoded_parameter_name_is_still_a_secret() -> None:
         [
             ("project_slug", pre_gen.SLUG_PATTERN),
             ("package_name", pre_gen.PACKAGE_PATTERN),
-            ("registered_model_name", pre_gen.MODEL_NAME_PATTERN),
+            ("registered_model_name", re.compile(pre_gen.project.MODEL_NAME_PATTERN)),
         ]
     ).flatmap(lambda named: st.tuples(st.just(named[0]), st.from_regex(named[1], fullmatch=True))),
     line_end=st.sampled_from(["\n", "\r\n", "\r"]),
@@ -270,7 +270,9 @@ def test_cookiecutter_stops_with_the_message_and_leaves_nothing(
     if isinstance(OPTIONS[option], list):  # a choice: cookiecutter itself refuses it, naming the choices
         assert f"{value} provided for choice variable {option}, but the choices are" in result.stderr
     else:
-        assert f"ERROR: {option}={pre_gen.redacted(value)!r} is not valid" in result.stderr + result.stdout
+        assert (
+            f"ERROR: {option}={pre_gen.urls.redacted(value)!r} is not valid" in result.stderr + result.stdout
+        )
     assert not any(secret in result.stderr + result.stdout for secret in SECRETS)
     assert not (tmp_path / "out").exists() or list((tmp_path / "out").iterdir()) == []
 
@@ -329,9 +331,7 @@ def test_without_git_the_project_still_runs(tmp_path: Path) -> None:
     assert "git not found" in result.stdout
     project = tmp_path / "out" / "wine-quality"
     assert not (project / ".git").exists() and (project / ".dvc").is_dir()
-    repro = subprocess.run(
-        [sys.executable, "-m", "dvc", "repro"], cwd=project, capture_output=True, text=True, env=env
-    )
+    repro = subprocess.run([*DVC, "repro"], cwd=project, capture_output=True, text=True, env=env)
     assert repro.returncode == 0, repro.stdout + repro.stderr
     assert '"registered": true' in (project / "reports" / "registration.json").read_text()
 
@@ -383,7 +383,7 @@ def test_cookiecutter_installed_on_its_own_makes_the_same_project(tmp_path: Path
     projects = [tmp_path / folder / "wine-quality" for folder in ("alone", "with-dvc")]
     for project in projects:
         assert run(["git", "status", "--porcelain"], project).stdout == ""  # all committed
-        status = run([sys.executable, "-m", "dvc", "status", "data/raw/wine.csv.dvc"], project).stdout
+        status = run([*DVC, "status", "data/raw/wine.csv.dvc"], project).stdout
         assert "up to date" in status  # the raw data is in DVC's cache
         assert (project / "mlflow.db").is_file() and not (project / ".mlflow-store.sql").exists()
     shared_files = (

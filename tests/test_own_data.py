@@ -78,7 +78,9 @@ def test_the_gate_and_the_run_show_the_baseline(combo: Combo, reproduced) -> Non
     metrics = json.loads((project / "dvclive" / "metrics.json").read_text())
     main = "f1_macro" if combo.task == "classification" else "r2"
     assert metrics[main] > metrics[f"baseline_{main}"]
-    compared = run([sys.executable, "-m", f"{project.name.replace('-', '_')}.compare"], project).stdout
+    compared = run(
+        [sys.executable, "-m", f"{project.name.replace('-', '_')}.experiments.compare"], project
+    ).stdout
     header, first = compared.splitlines()[:2]
     assert f"baseline_{main}" in header.split()
     assert f"{metrics[f'baseline_{main}']:.4f}" in first.split()  # this run's baseline

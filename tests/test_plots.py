@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
-from conftest import TEMPLATE, Combo, bake, dvc, dvc_lock_hashes, run
+from conftest import DVC, TEMPLATE, Combo, bake, dvc, dvc_lock_hashes, run
 from dvc_render.vega_templates import ConfusionTemplate, ScatterTemplate
 
 IMAGES = {
@@ -153,7 +153,7 @@ def test_dvc_plots_page_renders_in_headless_chromium(reproduced, combo: Combo, t
         pytest.fail(f"{reason}; .ci/run installs them") if os.environ.get("CI") else pytest.skip(reason)
     project = reproduced(combo)
     page_dir = tmp_path / "plots"
-    run([sys.executable, "-m", "dvc", "plots", "show", "--out", str(page_dir)], project)
+    run([*DVC, "plots", "show", "--out", str(page_dir)], project)
     page = (page_dir / "index.html").read_text()
 
     # The page loads Vega from a CDN, which this machine can't reach: give it the very same

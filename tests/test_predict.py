@@ -9,7 +9,6 @@ import re
 import shutil
 import signal
 import subprocess
-import sys
 import time
 import tomllib
 import urllib.error
@@ -22,7 +21,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 import pytest
 import yaml
-from conftest import bake, locked_versions, run
+from conftest import DVC, bake, locked_versions, run
 from team_stack import free_port, listening_addresses, served
 
 if TYPE_CHECKING:
@@ -35,7 +34,7 @@ pytestmark = pytest.mark.xdist_group("predict")
 def promoted(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A classification project whose first model is registered and promoted to production."""
     project = bake(tmp_path_factory.mktemp("predict"), project_name="scored", dataset="breast_cancer")
-    run([sys.executable, "-m", "dvc", "repro"], project)
+    run([*DVC, "repro"], project)
     run(["make", "promote"], project)
     return project
 
@@ -203,7 +202,7 @@ def test_the_mlflow_ui_shows_where_runs_and_versions_came_from(promoted: Path, t
         pytest.fail(f"{reason}; .ci/run installs it") if os.environ.get("CI") else pytest.skip(reason)
     from playwright.sync_api import sync_playwright
 
-    dvc = [sys.executable, "-m", "dvc"]
+    dvc = DVC
     run([*dvc, "exp", "run", "--name", "more-trees", "-S", "train.n_estimators=150"], promoted)
     decision = json.loads((promoted / "reports" / "registration.json").read_text())  # the experiment's
     head = run(["git", "rev-parse", "HEAD"], promoted).stdout.strip()

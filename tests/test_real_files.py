@@ -11,14 +11,13 @@ from __future__ import annotations
 import gzip
 import json
 import sqlite3
-import sys
 from contextlib import closing
 from pathlib import Path
 
 import pandas as pd
 import pytest
 import yaml
-from conftest import TEST_DATA, bake, run
+from conftest import DVC, TEST_DATA, bake, run
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
@@ -179,7 +178,7 @@ def hostile_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     project = bake(
         tmp_path_factory.mktemp("hostile"), dataset=str(downloads / HOSTILE_FILE), target=SURVEY["weather"]
     )
-    run([sys.executable, "-m", "dvc", "repro"], cwd=project)
+    run([*DVC, "repro"], cwd=project)
     return project
 
 
@@ -273,7 +272,7 @@ def test_any_file_and_column_names_adopt_train_and_predict(
     table = tmp_path / f"{file_stem.replace('/', '-')[:60]}.csv"
     frame.to_csv(table, sep=delimiter, index=False)
     run(["make", "adopt", f"DATA={table}", f"TARGET={target}"], project)
-    run([sys.executable, "-m", "dvc", "repro", "train"], project)
+    run([*DVC, "repro", "train"], project)
     scores = tmp_path / "scores.csv"
     run(["make", "predict", "MODEL=models/model.joblib", f"INPUT={table}", f"OUTPUT={scores}"], project)
     predicted = pd.read_csv(scores, keep_default_na=False, dtype=str)

@@ -14,19 +14,17 @@ import os
 import shutil
 import subprocess
 import sys
-import tomllib
 import urllib.request
 from pathlib import Path
 
 import pytest
 import yaml
 from conftest import (
-    TEMPLATE,
+    DVC,
     bake,
     checked_runs_by_experiment,
     dvc_lock_hashes,
     exp_show,
-    locked_versions,
     run,
     sweep_output,
 )
@@ -41,10 +39,8 @@ from crash import (
 )
 from team_stack import (
     ARTIFACT_BUCKET,
-    AUTH_CONFIG,
     AWS_ENV,
     DVC_BUCKET,
-    PROXY_CONFIG,
     TeamStack,
     aws_kwargs,
     free_port,
@@ -101,7 +97,7 @@ def client(uri: str):
 
 
 def dvc(project: Path, stack: TeamStack, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-    return run([sys.executable, "-m", "dvc", *args], project, check=check, env=stack.client_env())
+    return run([*DVC, *args], project, check=check, env=stack.client_env())
 
 
 def lock_hashes(project: Path) -> dict[str, str]:
@@ -194,7 +190,15 @@ def test_four_parallel_experiments_each_log_one_run_and_version_on_the_server(
 ) -> None:
     """`make sweep` with 4 jobs against the tracking server, on a project and data it has not seen."""
     project = bake_team(stack, tmp_path, "team-sweep")
-    sweep = [sys.executable, "-m", "team_sweep.sweep", "-S", "train.n_estimators=5,6,7,8", "--jobs", "4"]
+    sweep = [
+        sys.executable,
+        "-m",
+        "team_sweep.experiments.sweep",
+        "-S",
+        "train.n_estimators=5,6,7,8",
+        "--jobs",
+        "4",
+    ]
     result = run(sweep, project, check=False, env=stack.client_env())
     assert result.returncode == 0, sweep_output(project, result)
     assert "sweep: 4/4 done (0 failed)" in result.stdout
@@ -266,7 +270,7 @@ def test_a_crash_in_register_or_promote_on_the_server_then_recovery_ends_consist
     commit = new_commit(project, "gate", threshold)
     experiment = server.get_experiment_by_name(project.name).experiment_id
     if point.startswith("register"):
-        killed_at(point, [sys.executable, "-m", "dvc", "repro"], project, env)
+        killed_at(point, [*DVC, "repro"], project, env)
         runs = server.search_runs([experiment], f"tags.git_commit = '{commit}'")
         assert {r.info.status for r in runs} == ({"RUNNING"} if point in RUN_LEFT_RUNNING else {"FINISHED"})
         recovery = dvc(project, stack, "repro").stdout
@@ -296,7 +300,7 @@ def test_tracking_server_down_fails_fast_records_nothing_then_recovers(
     project = bake_team(stack, tmp_path, "server-down", tracking_uri=uri)
     # MLflow alone would retry for minutes; the timeout only keeps a regression from hanging CI.
     failed = subprocess.run(
-        [sys.executable, "-m", "dvc", "repro"],
+        [*DVC, "repro"],
         cwd=project, capture_output=True, text=True, env=stack.client_env(), timeout=120,
     )  # fmt: skip
     assert failed.returncode != 0
@@ -346,7 +350,7 @@ def test_push_fault_is_explained_and_loses_nothing(stack: TeamStack, tmp_path: P
 
 
 def test_doctor_passes_on_a_working_team_setup(stack: TeamStack, team_project: Path) -> None:
-    doctor = run([sys.executable, "-m", "team_wine.doctor"], team_project, env=stack.client_env())
+    doctor = run([sys.executable, "-m", "team_wine.ops.doctor"], team_project, env=stack.client_env())
     lines = doctor.stdout.splitlines()
     assert all(line.startswith("ok: ") for line in lines), doctor.stdout
     assert any(stack.tracking_uri in line and "accepts writes" in line for line in lines)
@@ -411,7 +415,7 @@ def test_tls_proxy_serves_the_tracking_server_to_clients_that_trust_its_certific
     assert run(["git", "status", "--porcelain"], stacked).stdout == ""  # the key stays out of git
     uri = stack.start_tls_proxy(nginx, cert, key)
     env = {**stack.client_env(), "MLFLOW_TRACKING_URI": uri}
-    doctor = [sys.executable, "-m", "team_wine.doctor"]
+    doctor = [sys.executable, "-m", "team_wine.ops.doctor"]
 
     untrusted = run(doctor, team_project, check=False, env=env)
     assert untrusted.returncode == 1
@@ -472,16 +476,13 @@ def test_dvc_keys_per_identity_let_ci_pull_but_not_push(
     run(["make", "push"], person, env=person_env)
     assert (
         "may read and write"
-        in run([sys.executable, "-m", "team_wine.doctor", "--remote"], person, env=person_env).stdout
+        in run([sys.executable, "-m", "team_wine.ops.doctor", "--remote"], person, env=person_env).stdout
     )
 
     run(["make", "pull"], ci, env=ci_env)
-    assert (
-        "Data and pipelines are up to date"
-        in run([sys.executable, "-m", "dvc", "repro"], ci, env=ci_env).stdout
-    )
+    assert "Data and pipelines are up to date" in run([*DVC, "repro"], ci, env=ci_env).stdout
     (ci / "notes.csv").write_text("a,b\n1,2\n")
-    run([sys.executable, "-m", "dvc", "add", "notes.csv"], ci, env=ci_env)
+    run([*DVC, "add", "notes.csv"], ci, env=ci_env)
     before = cache_files(ci)
     pushed = run(["make", "push"], ci, check=False, env=ci_env)
     assert pushed.returncode != 0
@@ -508,7 +509,7 @@ def test_anonymous_and_wrong_passwords_are_refused_and_named(stack: TeamStack, t
     )
 
     wrong = {**stack.client_env(), "MLFLOW_TRACKING_PASSWORD": "not-the-password-42"}
-    doctor = run([sys.executable, "-m", "team_wine.doctor"], team_project, check=False, env=wrong)
+    doctor = run([sys.executable, "-m", "team_wine.ops.doctor"], team_project, check=False, env=wrong)
     assert doctor.returncode == 1
     refused = f"problem: MLflow tracking server {stack.tracking_uri} refused user 'person' (wrong password"
     assert refused in doctor.stdout, doctor.stdout
@@ -531,7 +532,7 @@ def test_ci_reads_and_gates_but_cannot_register_or_promote(
     fresh clone with a new gate, `dvc repro` stops at register with one line naming the 403, and
     `make promote` too; the server is left as it was: no run, no version, no alias moved."""
     env, server = stack.client_env("ci"), client(stack.tracking_uri)
-    doctor = run([sys.executable, "-m", "team_wine.doctor"], team_project, env=env)
+    doctor = run([sys.executable, "-m", "team_wine.ops.doctor"], team_project, env=env)
     assert (
         f"ok: signed in to {stack.tracking_uri} as 'ci': READ on experiment '{MODEL}', "
         f"READ on model '{MODEL}': reads runs and the registry\n"
@@ -545,7 +546,7 @@ def test_ci_reads_and_gates_but_cannot_register_or_promote(
     dvc(clone, stack, "pull")
     commit = new_commit(clone, "gate", "{accuracy: 0.5}")
     versions, aliases = server_versions(stack, MODEL), server.get_registered_model(MODEL).aliases
-    repro = run([sys.executable, "-m", "dvc", "repro"], clone, check=False, env=env)
+    repro = run([*DVC, "repro"], clone, check=False, env=env)
     assert repro.returncode != 0
     assert error_lines(repro) == [
         f"error: the MLflow tracking server {stack.tracking_uri} does not let user 'ci' log a run "
@@ -574,7 +575,7 @@ def test_make_identity_creates_a_user_who_signs_in_with_what_the_role_allows(
     password = created.stdout.split("password, shown once: ")[1].split()[0]
     assert f"mlflow_tracking_username = alice\n  mlflow_tracking_password = {password}" in created.stdout
     alice = {**stack.client_env(), "MLFLOW_TRACKING_USERNAME": "alice", "MLFLOW_TRACKING_PASSWORD": password}
-    doctor = run([sys.executable, "-m", "team_wine.doctor"], team_project, env=alice).stdout
+    doctor = run([sys.executable, "-m", "team_wine.ops.doctor"], team_project, env=alice).stdout
     assert (
         f"ok: signed in to {stack.tracking_uri} as 'alice': EDIT on experiment '{MODEL}', EDIT on "
         f"model '{MODEL}': reads runs and the registry, logs runs, registers and promotes\n"
@@ -590,180 +591,3 @@ def test_make_identity_creates_a_user_who_signs_in_with_what_the_role_allows(
         "error: MLFLOW_ADMIN_PASSWORD is not set: run this as the server's admin (make identity reads "
         "it from .env, written by make stack-env)"
     ]
-
-
-def test_doctor_names_a_damaged_local_store(tmp_path: Path) -> None:
-    project = bake(tmp_path, project_name="damaged")
-    store = project / "mlflow.db"
-    with open(store, "r+b") as file:
-        file.write(b"\0" * 100)  # the SQLite header is gone
-    doctor = run([sys.executable, "-m", "damaged.doctor"], project, check=False)
-    assert doctor.returncode == 1
-    assert f"problem: MLflow store {store} is damaged" in doctor.stdout
-
-
-def test_doctor_names_changed_or_deleted_raw_data_and_the_fix_that_works(tmp_path: Path) -> None:
-    project = bake(tmp_path, project_name="raw-check")
-    doctor = [sys.executable, "-m", "raw_check.doctor"]
-    raw = project / "data" / "raw" / "wine.csv"
-    original = raw.read_bytes()
-    raw.write_bytes(original + b"1,2,3\n")
-    found = run(doctor, project, check=False)
-    assert found.returncode == 1
-    fix = "`dvc checkout --force data/raw/wine.csv` restores the tracked version"
-    assert (
-        f"problem: DVC-tracked data data/raw/wine.csv differs from its .dvc file. Fix: {fix}" in found.stdout
-    )
-    run([sys.executable, "-m", "dvc", "checkout", "--force", "data/raw/wine.csv"], project)
-    assert raw.read_bytes() == original
-    raw.unlink()
-    found = run(doctor, project, check=False)
-    assert (
-        "problem: DVC-tracked data data/raw/wine.csv is deleted. Fix: run `dvc checkout data/raw/wine.csv`"
-        in found.stdout
-    )
-    run([sys.executable, "-m", "dvc", "checkout", "data/raw/wine.csv"], project)
-    assert raw.read_bytes() == original
-    assert "ok: DVC-tracked data data/raw/wine.csv matches its .dvc file" in run(doctor, project).stdout
-
-
-def test_doctor_names_a_missing_plots_template(tmp_path: Path) -> None:
-    """Without .dvc/plots, `dvc plots show` fails on the template dvc.yaml names; doctor says which
-    and how to get it back."""
-    project = bake(tmp_path, project_name="no-template")
-    doctor = run([sys.executable, "-m", "no_template.doctor"], project, check=False)
-    assert "ok: dvc plots templates found: classification" in doctor.stdout, doctor.stdout
-    (project / ".dvc" / "plots" / "classification.json").unlink()
-    doctor = run([sys.executable, "-m", "no_template.doctor"], project, check=False)
-    assert doctor.returncode == 1
-    assert (
-        "problem: dvc.yaml names plots templates that are not in .dvc/plots: classification" in doctor.stdout
-    )
-    run(["git", "checkout", "--", ".dvc/plots"], project)  # the fix doctor gives
-    assert run([sys.executable, "-m", "no_template.doctor"], project).returncode == 0
-
-
-def test_compose_file_matches_the_stack_the_tests_run(tmp_path: Path) -> None:
-    project = bake(tmp_path, project_name="composed", team_stack="yes")
-    compose = yaml.safe_load((project / "docker-compose.yml").read_text())
-    services = compose["services"]
-    assert set(services) == {"postgres", "minio", "buckets", "mlflow", "proxy"}
-    # TLS in front of the server: the nginx.conf the tests' proxy runs, the certificate's folder.
-    assert services["proxy"]["volumes"] == [
-        "./docker/nginx.conf:/etc/nginx/conf.d/default.conf:ro",
-        "./docker/tls:/etc/nginx/tls:ro",
-    ]
-    assert services["proxy"]["ports"] == ["127.0.0.1:5443:443"]
-    assert (project / "docker" / "nginx.conf").read_text() == PROXY_CONFIG.read_text()
-    assert "proxy_pass http://mlflow:5000;" in PROXY_CONFIG.read_text()
-    for service in services.values():
-        assert all(str(port).startswith("127.0.0.1:") for port in service.get("ports", []))
-    command = services["mlflow"]["command"]
-    assert (
-        "mlflow server --app-name basic-auth" in command  # as the tests' stack runs it
-        and "--backend-store-uri postgresql+psycopg2://" in command
-        and "--artifacts-destination s3://mlflow" in command
-    )
-    # The server reads the project's basic_auth.ini, the one the tests' stack uses.
-    mlflow_env = services["mlflow"]["environment"]
-    mounted = {volume.split(":")[1]: volume.split(":")[0] for volume in services["mlflow"]["volumes"]}
-    assert mounted[mlflow_env["MLFLOW_AUTH_CONFIG_PATH"]] == "./docker/basic_auth.ini"
-    assert "database_uri = sqlite:////auth/users.db" in (project / "docker" / "basic_auth.ini").read_text()
-    assert "/auth" in mounted and "default_permission = NO_PERMISSIONS" in AUTH_CONFIG.read_text()
-    # DVC's keys per identity: the policies the tests' S3 server enforces, on the DVC bucket only.
-    assert services["buckets"]["volumes"] == [
-        "./docker/dvc-read.json:/policies/dvc-read.json:ro",
-        "./docker/dvc-write.json:/policies/dvc-write.json:ro",
-    ]
-    for policy in ("dvc-read.json", "dvc-write.json"):
-        statements = json.loads((project / "docker" / policy).read_text())["Statement"]
-        assert {resource for statement in statements for resource in statement["Resource"]} == {
-            "arn:aws:s3:::dvc",
-            "arn:aws:s3:::dvc/*",
-        }
-    text = (project / "docker-compose.yml").read_text()
-    for secret in (
-        "POSTGRES_PASSWORD",
-        "AWS_SECRET_ACCESS_KEY",
-        "MLFLOW_AUTH_ADMIN_PASSWORD",
-        "MLFLOW_FLASK_SERVER_SECRET_KEY",
-        "DVC_PERSON_SECRET_ACCESS_KEY",
-        "DVC_CI_SECRET_ACCESS_KEY",
-    ):
-        assert f"{secret}: ${{" in text, secret  # secrets only from .env
-
-    pins = dict(
-        line.split("==") for line in (TEMPLATE / "requirements.txt").read_text().splitlines() if "==" in line
-    )
-    pins |= locked_versions(project / "uv.lock")
-    dockerfile = (project / "docker" / "mlflow.Dockerfile").read_text()
-    assert f"ghcr.io/mlflow/mlflow:v{pins['mlflow']}" in dockerfile
-    for package in ("psycopg2-binary", "boto3", "flask-wtf"):
-        assert f"{package}=={pins[package]}".lower() in dockerfile.lower(), package
-
-    pyproject = tomllib.loads((project / "pyproject.toml").read_text())
-    assert pyproject["tool"]["composed"]["mlflow_tracking_uri"] == "http://127.0.0.1:5000"
-    assert "endpointurl = http://127.0.0.1:9000" in (project / ".dvc" / "config").read_text()
-    assert ".env" in (project / ".gitignore").read_text()
-    # Valid for Compose (its specification's schema; docker compose itself may be absent).
-    schema_check = [sys.executable, "-m", "check_jsonschema", "--builtin-schema", "vendor.compose-spec"]
-    run([*schema_check, str(project / "docker-compose.yml")], project)
-    env = {**os.environ, "POSTGRES_PASSWORD": "p", "AWS_ACCESS_KEY_ID": "k", "AWS_SECRET_ACCESS_KEY": "s"}
-    env |= {"MLFLOW_ADMIN_PASSWORD": "a", "MLFLOW_FLASK_SERVER_SECRET_KEY": "f"}
-    env |= {
-        f"DVC_{who}_{part}": "x"
-        for who in ("PERSON", "CI")
-        for part in ("ACCESS_KEY_ID", "SECRET_ACCESS_KEY")
-    }
-    compose_cli = compose_command()
-    if compose_cli:
-        run([*compose_cli, "config", "--quiet"], project, env=env)
-    # and the project's own checks pass in team mode (its pipeline test uses a store of its own)
-    run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"], project)
-    run([sys.executable, "-m", "ruff", "check", "."], project)
-
-
-def test_make_stack_env_writes_secrets_once_outside_git(tmp_path: Path) -> None:
-    """`make stack-env`: .env with generated secrets for docker compose, the same S3 keys for DVC
-    in .dvc/config.local, nothing for git to commit; a second run keeps the secrets."""
-    project = bake(tmp_path, project_name="stacked", team_stack="yes")
-    first = run(["make", "stack-env"], project).stdout
-    assert "wrote .env" in first
-    secrets = dict(line.split("=", 1) for line in (project / ".env").read_text().splitlines())
-    assert set(secrets) == {
-        "POSTGRES_PASSWORD",
-        "AWS_ACCESS_KEY_ID",
-        "AWS_SECRET_ACCESS_KEY",
-        "DVC_PERSON_ACCESS_KEY_ID",
-        "DVC_PERSON_SECRET_ACCESS_KEY",
-        "DVC_CI_ACCESS_KEY_ID",
-        "DVC_CI_SECRET_ACCESS_KEY",
-        "MLFLOW_ADMIN_PASSWORD",
-        "MLFLOW_FLASK_SERVER_SECRET_KEY",
-    }
-    assert all(len(value) >= 12 for value in secrets.values())
-    local = (project / ".dvc" / "config.local").read_text()
-    # DVC gets a person's keys (pull and push the DVC bucket), not MinIO's root keys.
-    assert f"access_key_id = {secrets['DVC_PERSON_ACCESS_KEY_ID']}" in local
-    assert f"secret_access_key = {secrets['DVC_PERSON_SECRET_ACCESS_KEY']}" in local
-    assert secrets["AWS_SECRET_ACCESS_KEY"] not in local
-    assert run(["git", "status", "--porcelain"], project).stdout == ""
-    assert ".env exists, keeping it" in run(["make", "stack-env"], project).stdout
-    assert dict(line.split("=", 1) for line in (project / ".env").read_text().splitlines()) == secrets
-
-
-def compose_command() -> list[str] | None:
-    """`docker compose` or `docker-compose`, whichever validates files here (neither needs an engine)."""
-    if (
-        shutil.which("docker")
-        and subprocess.run(["docker", "compose", "version"], capture_output=True).returncode == 0
-    ):
-        return ["docker", "compose"]
-    return ["docker-compose"] if shutil.which("docker-compose") else None
-
-
-def test_without_team_stack_there_is_no_compose_file(tmp_path: Path) -> None:
-    project = bake(tmp_path, project_name="solo")
-    assert not (project / "docker-compose.yml").exists() and not (project / "docker").exists()
-    assert "stack-env" not in (project / "Makefile").read_text()
-    assert not (project / "solo" / "identities.py").exists()  # the team server's users

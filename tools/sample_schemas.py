@@ -33,7 +33,7 @@ def sample_schema_text(sample: Path) -> str:
     """The schema file that inference writes for the bundled sample CSV `sample`."""
     template_package()
     schema = importlib.import_module("template_package.schema")
-    adopt = importlib.import_module("template_package.adopt")
+    adopt = importlib.import_module("template_package.ops.adopt")
     table, notes = adopt.describe(str(sample), sample.name, "target", "auto")
     if notes:
         raise SystemExit(f"{sample.name}: {'; '.join(notes)}")

@@ -1,24 +1,35 @@
-"""Shared fixtures: the project folder, tiny data, and an MLflow store of the test's own."""
+"""Shared fixtures: the project folder, tiny data, and an MLflow store of the test's own; the
+pipeline's stages run on tiny data, and a race between parallel runs staged in a SQLite store."""
 
 from __future__ import annotations
 
 import os
 import shutil
+import sqlite3
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from {{ cookiecutter.package_name }} import schema
+from {{ cookiecutter.package_name }} import schema, tasks
 from {{ cookiecutter.package_name }}.config import Params, load_params
-from {{ cookiecutter.package_name }}.table import TableFormat, read_table
+from {{ cookiecutter.package_name }}.stages.evaluate import evaluate
+from {{ cookiecutter.package_name }}.stages.prepare import prepare
+from {{ cookiecutter.package_name }}.stages.register import record
+from {{ cookiecutter.package_name }}.stages.train import train
+from {{ cookiecutter.package_name }}.tables.table import TableFormat, read_table
+from {{ cookiecutter.package_name }}.tracking import lineage, store
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 TABLE = schema.load(PROJECT_ROOT / schema.SCHEMA_FILE)  # the project's table, as data/schema.yaml has it
 TARGET = TABLE.target
 RAW_DATA = PROJECT_ROOT / TABLE.raw
+TASK = tasks.load(TABLE.task)  # the task's module: its METRICS and RANKING
+METRICS, RANKING = TASK.METRICS, TASK.RANKING
 COPY_SKIPS = shutil.ignore_patterns(
     ".venv", "mlflow.db", "mlartifacts", "mlruns", ".pytest_cache", "__pycache__"
 )
@@ -85,3 +96,51 @@ def reproduced(tmp_path_factory: pytest.TempPathFactory) -> Path:
     result = subprocess.run(repro, cwd=copy, env=env, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
     return copy
+
+
+def run_pipeline(raw: Path, out: Path, params: Params) -> tuple[dict, dict]:
+    """prepare -> train -> evaluate -> the MLflow run of `register` on `raw`; return (run ids, metrics)."""
+    prepare(raw, out / "prepared", params.prepare)
+    train(out / "prepared" / "train.parquet", out / "model.joblib", params.train)
+    paths = {"train": out / "prepared" / "train.parquet", "test": out / "prepared" / "test.parquet"}
+    metrics = evaluate(paths | {"model": out / "model.joblib"}, out / "live", params.evaluate)
+    return record_run(raw, out, params, metrics), metrics
+
+
+def record_run(raw: Path, out: Path, params: Params, metrics: dict) -> dict:
+    """`register`'s MLflow run for what run_pipeline wrote to `out`."""
+    paths = {
+        "raw": raw,
+        "schema": schema.SCHEMA_FILE,
+        "test": out / "prepared" / "test.parquet",
+        "unlabeled": out / "prepared" / "unlabeled.parquet",
+        "model": out / "model.joblib",
+        "images": out / "live" / "plots" / "images",
+    }
+    return record(store.connect(), params, paths, lineage.file_md5(raw), metrics, TASK)
+
+
+@contextmanager
+def another_run_inserts_first(database: str, table: str, row: dict) -> Iterator[list[str]]:
+    """Stage a race between parallel runs: just before MLflow's first insert into `table`, another
+    connection inserts `row` there, as the run that wins would. Yields the statements raced."""
+    from sqlalchemy import Engine, event
+
+    raced: list[str] = []
+
+    def insert_first(connection, cursor, statement, parameters, context, executemany) -> None:
+        if statement.startswith(f"INSERT INTO {table} ") and not raced:
+            raced.append(statement)
+            with closing(sqlite3.connect(database)) as other, other:
+                columns = ", ".join(row)
+                other.execute(
+                    f"INSERT INTO {table} ({columns}) VALUES ({', '.join('?' * len(row))})",
+                    list(row.values()),
+                )
+
+    event.listen(Engine, "before_cursor_execute", insert_first)
+    try:
+        yield raced
+    finally:
+        event.remove(Engine, "before_cursor_execute", insert_first)
+    assert raced, f"MLflow never inserted into {table}: the race was not staged"

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from {{ cookiecutter.package_name }}.common.errors import PipelineError
 from {{ cookiecutter.package_name }}.config import PARAMS_FILE, load_params
-from {{ cookiecutter.package_name }}.errors import PipelineError
 from {{ cookiecutter.package_name }}.tasks import current
 
 METRICS = current().METRICS

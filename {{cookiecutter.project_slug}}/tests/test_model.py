@@ -15,7 +15,7 @@ from {{ cookiecutter.package_name }} import schema
 from {{ cookiecutter.package_name }}.config import load_params
 from {{ cookiecutter.package_name }}.date_features import DateParts
 from {{ cookiecutter.package_name }}.model import build_model, unseen_categories
-from {{ cookiecutter.package_name }}.predict import predict
+from {{ cookiecutter.package_name }}.serving.predict import predict
 from {{ cookiecutter.package_name }}.stages.evaluate import importances
 
 if TYPE_CHECKING:
@@ -117,29 +117,6 @@ def held_out_predictions(table_name: str, model: str, column: str, rows: dict[st
     return list(fitted_model.predict(schema.conform(frame, table)))
 
 
-def test_date_parts_of_a_day_and_of_times_in_their_own_wall_clock() -> None:
-    days = pd.DataFrame({"day": ["2024/03/01", "2023/12/31", "not a date", "", None]})
-    parts = DateParts(["%Y/%m/%d"]).fit(days)
-    assert list(parts.get_feature_names_out()) == [
-        "day_year",
-        "day_month",
-        "day_day",
-        "day_weekday",
-        "day_day_of_year",
-    ]
-    values = parts.transform(days)
-    # 1 March 2024 is a Friday (Monday is 0), day 31 + 29 + 1 of a leap year.
-    assert values[:2].tolist() == [[2024, 3, 1, 4, 61], [2023, 12, 31, 6, 365]]
-    assert np.isnan(values[2:]).all()
-    # The day summer time starts: 01:30 winter time, then 03:30 summer time; and a time in UTC.
-    times = pd.DataFrame(
-        {"when": ["2021-03-28T01:30:00+01:00", "2021-03-28T03:30:00+02:00", "2021-03-28T22:00:00Z"]}
-    )
-    parts = DateParts(["ISO8601"]).fit(times)
-    hour = list(parts.get_feature_names_out()).index("when_hour")
-    assert parts.transform(times)[:, hour].tolist() == [1, 3, 22]
-
-
 @pytest.mark.parametrize("model", MODELS)
 def test_the_month_of_a_date_is_learned(model: str) -> None:
     assert held_out_predictions("dates", model, "date", SEASONS) == list(SEASONS.values())
@@ -201,8 +178,8 @@ def test_importances_name_the_parts_of_a_date_or_the_date(model: str) -> None:
 
 @pytest.mark.parametrize("model", MODELS)
 def test_the_column_handling_with_dates_loads_back_from_skops_as_mlflow_logs_it(model: str) -> None:
-    """tracking.log_model trusts the types the model holds, the date parts' class among them (the
-    estimators are the same with or without dates: test_stages logs them)."""
+    """tracking.runs.log_model trusts the types the model holds, the date parts' class among them (the
+    estimators are the same with or without dates: test_register.py logs them)."""
     import skops.io
 
     table, frame, fitted_model = fitted("times", model)

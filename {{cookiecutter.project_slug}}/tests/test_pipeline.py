@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 from conftest import local_store
 
-from {{ cookiecutter.package_name }} import schema, tracking
+from {{ cookiecutter.package_name }} import schema
+from {{ cookiecutter.package_name }}.tracking import lineage, registry, store
 
 
 def dvc(*args: str) -> str:
@@ -25,13 +26,13 @@ def test_repro_registers_a_traceable_model(reproduced: Path, monkeypatch: pytest
     decision = json.loads((reproduced / "reports" / "registration.json").read_text())
     run_id = decision["mlflow_run_id"]
     assert decision["registered"], decision["reason"]
-    tracking.connect()
-    assert tracking.tracking_uri() == local_store(reproduced)
-    version = tracking.version_by_alias(decision["model_name"], "staging")
+    store.connect()
+    assert store.tracking_uri() == local_store(reproduced)
+    version = registry.version_by_alias(decision["model_name"], "staging")
     assert version.run_id == run_id and int(version.version) == decision["model_version"]
-    tags = tracking.client().get_run(run_id).data.tags
+    tags = store.client().get_run(run_id).data.tags
     raw = reproduced / schema.load(reproduced / schema.SCHEMA_FILE).raw
-    assert tags["dvc_data_md5"] == tracking.file_md5(raw)
+    assert tags["dvc_data_md5"] == lineage.file_md5(raw)
     if (reproduced / ".git").exists():
         head = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
         assert tags["git_commit"] == head

@@ -20,14 +20,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from {{ cookiecutter.package_name }}.errors import PipelineError
-from {{ cookiecutter.package_name }}.table import (
-    TableFormat,
-    detect_format,
-    read_at_revision,
-    read_detected,
-    read_table,
-)
+from {{ cookiecutter.package_name }}.common.errors import PipelineError
+from {{ cookiecutter.package_name }}.tables.table import TableFormat, detect_format, read_at_revision, read_detected, read_table
 
 EUROPEAN = "Name;Größe;Anzahl\nMüller;1,5;3\nÄrger;12,25;4\n"  # Excel's CSV in much of Europe
 
@@ -240,7 +234,7 @@ def test_python_calamine_is_loaded_for_workbooks_only(tmp_path: Path) -> None:
 
     path = write(tmp_path / "plain.csv", "a,b\n1,2\n")
     code = (
-        "import sys; from {{ cookiecutter.package_name }}.table import read_table, detect_format; "
+        "import sys; from {{ cookiecutter.package_name }}.tables.table import read_table, detect_format; "
         f"read_table({str(path)!r}, detect_format({str(path)!r})); print('python_calamine' in sys.modules)"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

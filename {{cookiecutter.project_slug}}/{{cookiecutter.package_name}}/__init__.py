@@ -1,10 +1,14 @@
 """The project's ML pipeline: prepare -> train -> evaluate -> register, run by DVC, tracked in MLflow.
 
-Its commands (`python -m <package>.stages.train`, `.compare`, ...) are short processes that import
-large libraries (pandas, scikit-learn, MLflow: up to ~370,000 objects) and exit seconds later. At
-Python's default threshold the cyclic garbage collector walks those objects about a thousand times
-while they load, and all of them again at exit: about a fifth of `register`'s time, a third of
-`compare`'s. So the package collects less often and, at exit, freezes its objects instead of
+Your ML code is at the top (model, date_features, schema, config, gate, tasks/, stages/); the
+machinery is in subpackages: tables/ (reading files), tracking/ (MLflow), experiments/ (DVC's
+queue, sweeps, Optuna), serving/, ops/ (adopting data, promoting, checks, identities) and common/.
+
+Its commands (`python -m <package>.stages.train`, `.experiments.compare`, ...) are short processes
+that import large libraries (pandas, scikit-learn, MLflow: hundreds of thousands of objects) and
+exit seconds later. At Python's default threshold the cyclic garbage collector walks those objects
+about a thousand times while they load, and all of them again at exit, a large share of a short
+command's time. So the package collects less often and, at exit, freezes its objects instead of
 walking them. Memory is still freed as soon as it is released (reference counting); only the
 search for unreachable cycles runs less often.
 """

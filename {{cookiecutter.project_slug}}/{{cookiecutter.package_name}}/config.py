@@ -13,8 +13,9 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, model_validator
 
 from . import schema, tasks
-from .errors import PipelineError
-from .files import read_yaml
+from .common.errors import PipelineError
+from .common.files import read_yaml
+from .common.project import MODEL_NAME_PATTERN
 
 PARAMS_FILE = Path("params.yaml")
 
@@ -48,7 +49,7 @@ class EvaluateParams(Section):
 
 
 class RegisterParams(Section):
-    model_name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+    model_name: str = Field(pattern=f"^{MODEL_NAME_PATTERN}$")
     beat_baseline: bool = Field(description="register only a model better than the trivial baseline")
     gate: dict[str, float] = Field(description="metric -> threshold the model must reach")
 

@@ -1,17 +1,42 @@
-"""Exit 1 unless the latest model passed the registration gate: `python -m <package>.gate`.
+"""The registration gate: what a model's test metrics must show before it is registered.
 
-Reads the decision that `register` wrote (reports/registration.json), so CI can fail a change
-whose model misses `register.gate` in params.yaml, while `dvc repro` itself still succeeds.
+`register.gate` and `register.beat_baseline` in params.yaml set it; the register stage applies it
+and writes its decision to reports/registration.json. `python -m <package>.gate` (`make gate`)
+exits 1 unless the latest model passed, so CI can fail a change whose model misses the gate while
+`dvc repro` itself still succeeds.
 """
 
 from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from .files import read_json
+from .common.files import read_json
+
+if TYPE_CHECKING:
+    from types import ModuleType
+
+    from .config import RegisterParams
 
 DECISION_FILE = Path("reports", "registration.json")
+
+
+def gate_failures(metrics: dict[str, float], params: RegisterParams, task: ModuleType) -> list[str]:
+    """Why the metrics miss the gate: the baseline not beaten (with `beat_baseline`), one reason per
+    threshold not met (empty: passed)."""
+    failures = []
+    main = task.RANKING[0]
+    baseline = metrics.get(f"baseline_{main}")
+    beaten = baseline is None or task.METRICS[main].better(metrics[main], baseline)
+    if params.beat_baseline and not beaten:
+        failures.append(f"{main}={metrics[main]:.4f} does not beat the baseline's {baseline:.4f}")
+    for name, threshold in params.gate.items():
+        value = metrics[name]
+        if not task.METRICS[name].meets(value, threshold):
+            side = "below" if task.METRICS[name].higher_is_better else "above"
+            failures.append(f"{name}={value:.4f} is {side} the gate's {threshold}")
+    return failures
 
 
 def main() -> None:

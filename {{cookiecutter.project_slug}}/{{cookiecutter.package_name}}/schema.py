@@ -15,14 +15,14 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from .errors import PipelineError
-from .files import read_yaml, write_atomic
-from .one_line_yaml import yaml_value
+from .common.errors import PipelineError
+from .common.files import read_yaml, write_atomic
+from .common.one_line_yaml import yaml_value
+from .common.project import SCHEMA_FILE
 
 if TYPE_CHECKING:
     import pandas as pd
 
-SCHEMA_FILE = Path("data", "schema.yaml")
 Role = Literal["feature", "target", "ignored"]
 Kind = Literal["number", "category", "boolean", "datetime"]
 KINDS = ("number", "category", "boolean", "datetime")

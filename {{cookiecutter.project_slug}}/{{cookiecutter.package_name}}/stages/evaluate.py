@@ -14,9 +14,9 @@ import matplotlib
 import pandas as pd
 
 from .. import schema, tasks
+from ..common.errors import run_main
+from ..common.failpoints import fail_point
 from ..config import EvaluateParams, load_params
-from ..errors import run_main
-from ..failpoints import fail_point
 
 matplotlib.use("Agg")  # files only, no display
 IMPORTANCE_ROWS = 1_000  # test rows that permutation importance scores (models without importances)

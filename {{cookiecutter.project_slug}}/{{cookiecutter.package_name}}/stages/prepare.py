@@ -14,10 +14,10 @@ from pathlib import Path
 import pandas as pd
 
 from .. import schema, tasks
+from ..common.errors import PipelineError, run_main
+from ..common.files import write_atomic
 from ..config import PrepareParams, load_params
-from ..errors import PipelineError, run_main
-from ..files import write_atomic
-from ..table import TableFormat, read_table
+from ..tables.table import TableFormat, read_table
 
 
 def read_raw(path: Path, table: schema.Schema) -> pd.DataFrame:
@@ -53,7 +53,7 @@ def split(
     """Hold out `test_size` of the rows (of each class, for classification), reproducibly from `seed`.
 
     pandas' sampling rather than scikit-learn's `train_test_split`: this stage then starts without
-    importing scikit-learn, which takes longer (~0.7 s) than the whole split.
+    importing scikit-learn, which takes longer than the whole split.
     """
     rows = frame.groupby(target, group_keys=False) if stratified else frame
     test = rows.sample(frac=params.test_size, random_state=params.seed)

@@ -7,7 +7,7 @@ the Model Registry with alias `staging`. Never two runs or versions for the same
 cache may replay this stage, and a rerun on the same inputs and commit (after a crash, or
 `dvc repro -f`) reuses the run it logged before. The run's ids and the decision, passed or not and
 why, are written to `--out`, so `dvc exp show` lists them. Promotion to `production` is a
-separate, deliberate step: `python -m <package>.promote`.
+separate, deliberate step: `python -m <package>.ops.promote` (`make promote`).
 """
 
 from __future__ import annotations
@@ -16,14 +16,17 @@ import argparse
 import hashlib
 import json
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .. import schema, tasks, tracking
+from .. import schema, tasks
+from ..common.errors import PipelineError, run_main
+from ..common.failpoints import fail_point
+from ..common.files import read_json, write_json
 from ..config import Params, RegisterParams, load_params
-from ..errors import PipelineError, run_main
-from ..failpoints import fail_point
-from ..files import read_json, write_json
+from ..gate import gate_failures
+from ..tracking import lineage, registry, runs, store
 
 if TYPE_CHECKING:
     from types import ModuleType
@@ -33,25 +36,6 @@ if TYPE_CHECKING:
 CANDIDATE_ALIAS = "staging"
 EXAMPLE_ROWS = 5  # test rows stored with the model as its input example
 LOGGED_PARAMS = ("prepare", "train", "evaluate")  # params.yaml sections the run records
-
-
-def gate_failures(metrics: dict[str, float], params: RegisterParams, task: ModuleType) -> list[str]:
-    """Why the metrics miss the gate: the baseline not beaten (with `beat_baseline`), one reason per
-    threshold not met (empty: passed)."""
-    failures = []
-    main = task.RANKING[0]
-    baseline = metrics.get(f"baseline_{main}")
-    if params.beat_baseline and baseline is not None:
-        higher_is_better = task.METRICS[main].higher_is_better
-        if not (metrics[main] > baseline if higher_is_better else metrics[main] < baseline):
-            failures.append(f"{main}={metrics[main]:.4f} does not beat the baseline's {baseline:.4f}")
-    for name, threshold in params.gate.items():
-        value = metrics[name]
-        if task.METRICS[name].higher_is_better and value < threshold:
-            failures.append(f"{name}={value:.4f} is below the gate's {threshold}")
-        elif not task.METRICS[name].higher_is_better and value > threshold:
-            failures.append(f"{name}={value:.4f} is above the gate's {threshold}")
-    return failures
 
 
 def load_model(model_path: Path, test_path: Path, table: schema.Schema) -> tuple[Any, pd.DataFrame]:
@@ -87,35 +71,38 @@ def inputs_key(
     return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()
 
 
-def log_run(
-    experiment_id: str,
-    params: Params,
-    raw: tuple[Path, str],
-    model: Any,
-    example: pd.DataFrame,
-    table: schema.Schema,
-    metrics: dict[str, float],
-    images_dir: Path,
-    tags: dict[str, str],
-    task: ModuleType,
-) -> dict[str, str]:
-    """Log one MLflow run tagged with `tags` and described in one line: its params, the raw data
-    (path and DVC hash), the environment, model (its signature from the schema), metrics and plots;
-    return its ids."""
+@dataclass(frozen=True)
+class RunContent:
+    """What one MLflow run of this stage records."""
+
+    params: Params
+    raw: tuple[Path, str]  # the raw data file and its DVC hash
+    model: Any
+    example: pd.DataFrame  # a few test rows, stored with the model as its input example
+    table: schema.Schema
+    metrics: dict[str, float]
+    images_dir: Path
+    tags: dict[str, str]
+
+
+def log_run(experiment_id: str, content: RunContent, task: ModuleType) -> dict[str, str]:
+    """Log one MLflow run tagged with the content's tags and described in one line: its params, the
+    raw data (path and DVC hash), the environment, model (its signature from the schema), metrics
+    and plots; return its ids."""
     import mlflow
 
-    main = task.RANKING[0]
-    description = tracking.describe(params.train.model, *raw, (main, metrics[main]), tags)
-    with tracking.start_run(experiment_id, tags, description) as run:
+    main, metrics = task.RANKING[0], content.metrics
+    description = runs.describe(content.params.train.model, *content.raw, (main, metrics[main]), content.tags)
+    with runs.start_run(experiment_id, content.tags, description) as run:
         fail_point("register.run_started")
-        mlflow.log_params(params.flat(*LOGGED_PARAMS))
-        tracking.log_data_source(*raw)
-        tracking.log_environment()
-        model_uri = tracking.log_model(model, example, table)
+        mlflow.log_params(content.params.flat(*LOGGED_PARAMS))
+        lineage.log_data_source(*content.raw)
+        runs.log_environment()
+        model_uri = runs.log_model(content.model, content.example, content.table)
         fail_point("register.model_logged")
         mlflow.log_metrics(metrics)
-        mlflow.log_artifacts(str(images_dir), artifact_path="plots")
-        mlflow.set_tag(tracking.MODEL_URI_TAG, model_uri)
+        mlflow.log_artifacts(str(content.images_dir), artifact_path="plots")
+        mlflow.set_tag(runs.MODEL_URI_TAG, model_uri)
     return run_ids(run.info.run_id, experiment_id, model_uri)
 
 
@@ -135,26 +122,28 @@ def record(
     """The MLflow run of these inputs (`paths`: raw, schema, test, unlabeled, model, images; `raw_md5`: the raw
     data's DVC hash): the finished one logged before from the same inputs, if any (a rerun after a
     crash, a forced `dvc repro`), else a new one (see log_run). Return its ids."""
-    lineage = tracking.lineage_tags()
-    model_md5 = tracking.file_md5(paths["model"])
-    key = inputs_key(lineage.get("git_commit"), params, raw_md5, model_md5, metrics)
-    earlier = tracking.finished_run(experiment_id, key)
+    code = lineage.lineage_tags()
+    model_md5 = lineage.file_md5(paths["model"])
+    key = inputs_key(code.get("git_commit"), params, raw_md5, model_md5, metrics)
+    earlier = runs.finished_run(experiment_id, key)
     if earlier is not None:
         run_id, model_uri = earlier
         return run_ids(run_id, experiment_id, model_uri)
     table = schema.load(paths["schema"])
     model, example = load_model(paths["model"], paths["test"], table)
-    raw = (paths["raw"], raw_md5)
     tags = {
-        **lineage,
-        tracking.INPUTS_KEY_TAG: key,
+        **code,
+        runs.INPUTS_KEY_TAG: key,
         "dvc_model_md5": model_md5,
-        "data_schema_md5": tracking.file_md5(paths["schema"]),
+        "data_schema_md5": lineage.file_md5(paths["schema"]),
         "data_unlabeled_rows": str(row_count(paths["unlabeled"])),  # left out of training: no target
-        **tracking.data_source_tags(paths["raw"]),
+        **lineage.data_source_tags(paths["raw"]),
         **({"data_source_name": table.source} if table.source else {}),
     }
-    return log_run(experiment_id, params, raw, model, example, table, metrics, paths["images"], tags, task)
+    content = RunContent(
+        params, (paths["raw"], raw_md5), model, example, table, metrics, paths["images"], tags
+    )
+    return log_run(experiment_id, content, task)
 
 
 def register(
@@ -165,9 +154,9 @@ def register(
     failures = gate_failures(metrics, params, task)
     if failures:
         return decision | {"registered": False, "reason": "; ".join(failures)}
-    version = tracking.register(run["model_uri"], params.model_name, run["mlflow_run_id"], task.RANKING)
+    version = registry.register(run["model_uri"], params.model_name, run["mlflow_run_id"], task.RANKING)
     fail_point("register.version_created")
-    tracking.set_alias(params.model_name, CANDIDATE_ALIAS, version.version)
+    registry.set_alias(params.model_name, CANDIDATE_ALIAS, version.version)
     fail_point("register.alias_moved")
     return decision | {
         "registered": True,
@@ -204,12 +193,12 @@ def main() -> None:
     task = tasks.load(schema.load(args.schema).task)
     metrics = read_json(args.metrics)
     # skops, MLflow's format for the model, looks up the module of every scikit-learn type among
-    # all loaded modules when imported: before MLflow's thousands are loaded, that is ~0.5 s less.
+    # all loaded modules when imported: cheaper before MLflow's thousands of modules are loaded.
     import skops.io  # noqa: F401
 
     with ThreadPoolExecutor(1) as pool:  # hashing releases the GIL: large raw data hashes while MLflow starts
-        raw_md5 = pool.submit(tracking.file_md5, paths["raw"])
-        experiment_id = tracking.connect()  # an unreachable tracking server stops us here, before any work
+        raw_md5 = pool.submit(lineage.file_md5, paths["raw"])
+        experiment_id = store.connect()  # an unreachable tracking server stops us here, before any work
         run = record(experiment_id, params, paths, raw_md5.result(), metrics, task)
     decision = register(run, metrics, params.registry, task)
     write_json(args.out, decision)

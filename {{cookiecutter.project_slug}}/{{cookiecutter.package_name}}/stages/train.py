@@ -14,10 +14,10 @@ import joblib
 import pandas as pd
 
 from .. import schema
+from ..common.errors import run_main
+from ..common.failpoints import fail_point
+from ..common.files import write_atomic
 from ..config import TrainParams, load_params
-from ..errors import run_main
-from ..failpoints import fail_point
-from ..files import write_atomic
 from ..model import build_model
 
 

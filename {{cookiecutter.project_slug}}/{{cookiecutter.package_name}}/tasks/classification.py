@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, NamedTuple
 
+from .metric import Metric
+
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
@@ -17,12 +19,6 @@ if TYPE_CHECKING:
     from sklearn.base import ClassifierMixin
 
 STRATIFIED = True  # `prepare` keeps each class's share of rows in both splits
-
-
-class Metric(NamedTuple):
-    higher_is_better: bool
-    low: float
-    high: float
 
 
 METRICS = {
@@ -76,7 +72,7 @@ def predict(
         counts = target.value_counts()
         positive = min(classes, key=lambda label: (counts.get(label, 0), str(label)))
     elif positive not in list(classes):
-        from ..errors import PipelineError
+        from ..common.errors import PipelineError
 
         raise PipelineError(
             f"params.yaml: evaluate.positive_class {positive!r} is not a class; the classes are "

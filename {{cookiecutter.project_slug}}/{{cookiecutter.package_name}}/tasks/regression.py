@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, NamedTuple
 
+from .metric import Metric
+
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
@@ -21,12 +23,6 @@ STRATIFIED = False  # `prepare` splits rows at random: a continuous target has n
 # at random with a fixed seed: the plots stay small and the same for the same predictions.
 PLOTTED_ROWS = 1_000
 PLOTTED_ROWS_SEED = 0
-
-
-class Metric(NamedTuple):
-    higher_is_better: bool
-    low: float
-    high: float
 
 
 METRICS = {

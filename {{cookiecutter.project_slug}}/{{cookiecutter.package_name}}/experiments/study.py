@@ -1,0 +1,116 @@
+"""An Optuna study of `make tune`: kept in .optuna/<study>.jsonl, with its own MLflow run that its
+trials' runs are nested under, and its report."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..common.errors import PipelineError
+from ..tracking import store
+from ..tracking.runs import STUDY_RUN_TAG
+
+if TYPE_CHECKING:
+    import optuna
+
+STUDIES = Path(".optuna")
+
+
+def open_study(name: str, direction: str) -> optuna.Study:
+    """The study `name`, stored in .optuna/<name>.jsonl (Optuna's journal file): new, or continued."""
+    import optuna
+    from optuna.storages import JournalStorage
+    from optuna.storages.journal import JournalFileBackend
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    STUDIES.mkdir(exist_ok=True)
+    storage = JournalStorage(JournalFileBackend(str(STUDIES / f"{name}.jsonl")))
+    # A batch's trials are asked before any is told: the constant liar keeps TPE from proposing
+    # the same values twice in one batch.
+    sampler = optuna.samplers.TPESampler(constant_liar=True)
+    study = optuna.create_study(
+        study_name=name, storage=storage, direction=direction, sampler=sampler, load_if_exists=True
+    )
+    if study.direction.name.lower() != direction:
+        raise PipelineError(
+            f"study {name!r} was created to {study.direction.name.lower()} its metric; give another --study"
+        )
+    return study
+
+
+def experiment_name(study: optuna.Study, number: int) -> str:
+    return f"{study.study_name}-{number}"
+
+
+def study_run(study: optuna.Study, metric: str) -> str:
+    """The id of the study's own MLflow run (found by its tag, or created finished): the trials'
+    runs are nested under it, and it holds the best value so far and Optuna's pictures."""
+    client = store.client()
+    experiment_id = store.connect()
+    name = study.study_name
+    found = client.search_runs([experiment_id], f"tags.{STUDY_RUN_TAG} = '{name}'", max_results=1)
+    if found:
+        return found[0].info.run_id
+    run = client.create_run(
+        experiment_id,
+        run_name=f"study {name}",
+        tags={STUDY_RUN_TAG: name, "mlflow.note.content": f"Optuna study {name!r}: .optuna/{name}.jsonl"},
+    )
+    client.log_param(run.info.run_id, "metric", metric)
+    client.log_param(run.info.run_id, "direction", study.direction.name.lower())
+    client.set_terminated(run.info.run_id)  # nothing runs in it; `make tune` adds to it
+    return run.info.run_id
+
+
+def trial_runs(study: optuna.Study) -> dict[str, Any]:
+    """DVC experiment name -> its finished MLflow run, for the experiments of this study."""
+    experiment_id = store.connect()
+    runs = store.client().search_runs(
+        [experiment_id],
+        f"tags.dvc_exp_name LIKE '{study.study_name}-%' and attributes.status = 'FINISHED'",
+    )
+    return {run.data.tags["dvc_exp_name"]: run for run in runs}
+
+
+def log_pictures(study: optuna.Study, parent_run: str) -> None:
+    """Optuna's optimisation history and param importances, as images on the study's run."""
+    from optuna.trial import TrialState
+
+    finished = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+    if len(finished) < 2:
+        return  # nothing to draw
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only, no display
+    import matplotlib.pyplot as plt
+    from optuna.visualization.matplotlib import plot_optimization_history, plot_param_importances
+
+    client = store.client()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # Optuna's matplotlib plots are "experimental"
+        for name, plot in (
+            ("optimization_history", plot_optimization_history),
+            ("param_importances", plot_param_importances),
+        ):
+            figure = plot(study).figure
+            figure.set_size_inches(8, 5)
+            client.log_figure(parent_run, figure, f"optuna/{name}.png")
+            plt.close(figure)
+
+
+def report(study: optuna.Study, metric: str) -> str:
+    """The best trial so far and how to adopt it."""
+    from optuna.trial import TrialState
+
+    finished = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+    if not finished:
+        raise PipelineError(f"no trial of study {study.study_name!r} finished; see `dvc queue logs <name>`")
+    best = study.best_trial
+    values = ", ".join(f"{param}={value}" for param, value in best.params.items())
+    name = experiment_name(study, best.number)
+    return (
+        f"tune: best of {len(finished)} finished trial(s) of {study.study_name!r}: {name}, "
+        f"{metric}={best.value:.4f} with {values}\n"
+        f"To adopt it: dvc exp apply {name} && make promote"
+    )

@@ -1,0 +1,37 @@
+"""The MLflow UI of the project's store on 127.0.0.1:5000 (`make ui`); with a tracking server, its
+address.
+
+    python -m <package>.tracking.ui --host 127.0.0.1 --port 5000
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+
+from ..common.errors import run_main
+from .store import is_server, tracking_uri
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--host", default="127.0.0.1", help="the address to listen on (default 127.0.0.1)")
+    parser.add_argument("--port", default="5000", help="the port (default 5000)")
+    args = parser.parse_args()
+    uri = tracking_uri()
+    if is_server(uri):
+        print(f"runs go to the tracking server: open {uri}")
+        return
+    print(f"MLflow UI of {uri} on http://{args.host}:{args.port}/#/experiments?workflowType=machine_learning")
+    # No GenAI job workers (each takes hundreds of MB; the project runs no jobs).
+    os.environ["MLFLOW_SERVER_ENABLE_JOB_EXECUTION"] = "false"
+    sys.stdout.flush()
+    mlflow = shutil.which("mlflow", path=os.path.dirname(sys.executable)) or "mlflow"
+    command = ["ui", "--backend-store-uri", uri, "--host", args.host, "--port", args.port]
+    os.execvp(mlflow, [mlflow, *command])
+
+
+if __name__ == "__main__":
+    run_main(main)
