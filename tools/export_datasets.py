@@ -9,20 +9,18 @@ writes, so they stay the real data sets. Run it after a scikit-learn upgrade:
 
 from __future__ import annotations
 
-import importlib.util
+import importlib
 import sys
 from pathlib import Path
 
-TEMPLATE_DIR = Path(__file__).resolve().parents[1] / "{{cookiecutter.project_slug}}"
-RAW_DIR = TEMPLATE_DIR / "data" / "raw"
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from sample_schemas import RAW_DIR, template_package  # noqa: E402
+
 # The generated project's own module writes the same CSV (for CI without a DVC remote): one copy.
-_spec = importlib.util.spec_from_file_location(
-    "bundled_data", TEMPLATE_DIR / "{{cookiecutter.package_name}}" / "bundled_data.py"
-)
-bundled_data = importlib.util.module_from_spec(_spec)
 # No __pycache__ in the template's package: cookiecutter would copy it into every new project.
 _writes_bytecode, sys.dont_write_bytecode = sys.dont_write_bytecode, True
-_spec.loader.exec_module(bundled_data)
+template_package()
+bundled_data = importlib.import_module("template_package.tables.bundled_data")
 sys.dont_write_bytecode = _writes_bytecode
 LOADERS = bundled_data.LOADERS
 export_csv = bundled_data.export_csv

@@ -1,5 +1,5 @@
 """Write the bundled samples' schemas, `data/raw/<sample>.schema.yaml` in the template, with the
-generated package's own inference (`adopt.describe`, what generation runs): the hook then needs no pandas to set up a
+generated package's own inference (`ops.adopt.describe`, what generation runs): the hook then needs no pandas to set up a
 sample project. Run after changing schema.py or a sample: `python tools/sample_schemas.py`;
 tests/test_datasets.py checks that they are current.
 """

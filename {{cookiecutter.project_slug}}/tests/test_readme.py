@@ -50,13 +50,17 @@ def fenced_blocks(text: str) -> list[list[str]]:
 
 def package_tree() -> list[Entry]:
     """The entries of README.md's tree from the package's own line on: the tree is the code block
-    with a line for `<package>/`, however it is fenced or drawn."""
+    with a line for `<package>/` that has `__init__.py` among its entries, however it is fenced or
+    drawn (the project's folder may have the package's name too)."""
     for block in fenced_blocks(README.read_text(encoding="utf-8")):
         entries = [Entry(line) for line in block if line.strip(DRAWING)]  # not blank, not only drawing
         for index, entry in enumerate(entries):
-            if entry.name == f"{PACKAGE}/":
+            below = inside(entries, index)
+            if entry.name == f"{PACKAGE}/" and any(below[i].name == "__init__.py" for i in children(below)):
                 return entries[index:]
-    raise AssertionError(f"README.md has no tree: no code block has a line for {PACKAGE}/")
+    raise AssertionError(
+        f"README.md has no tree: no code block has a line for {PACKAGE}/ with its __init__.py"
+    )
 
 
 def inside(entries: list[Entry], index: int) -> list[Entry]:
