@@ -297,9 +297,10 @@ def measure_against(scratch: Path, repeats: int, ref: str) -> list[tuple[str, st
     archive = subprocess.run(["git", "archive", ref], cwd=TEMPLATE, capture_output=True, check=True).stdout
     subprocess.run(["tar", "x"], input=archive, cwd=baseline, check=True)
     now, before = [], []
-    for _ in range(repeats):
-        now.append(first_model_parts(scratch / "now")[1])
-        before.append(first_model_parts(scratch / "before", template=baseline)[1])
+    for round_number in range(repeats):  # which side goes first alternates, so neither is favoured
+        sides = [(now, TEMPLATE, "now"), (before, baseline, "before")][:: 1 if round_number % 2 == 0 else -1]
+        for runs, template, folder in sides:
+            runs.append(first_model_parts(scratch / folder, template=template)[1])
     return [*parts_rows("(1) this template:", now), *parts_rows(f"(1) the template at {ref}:", before)]
 
 
