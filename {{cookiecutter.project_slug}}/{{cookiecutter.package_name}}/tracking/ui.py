@@ -11,7 +11,7 @@ import os
 import shutil
 import sys
 
-from ..common.errors import run_main
+from ..common.errors import PipelineError, run_main
 from .store import is_server, tracking_uri
 
 
@@ -24,11 +24,13 @@ def main() -> None:
     if is_server(uri):
         print(f"runs go to the tracking server: open {uri}")
         return
+    mlflow = shutil.which("mlflow", path=os.path.dirname(sys.executable)) or shutil.which("mlflow")
+    if mlflow is None:
+        raise PipelineError("the mlflow command is not installed here: run `make setup` first")
     print(f"MLflow UI of {uri} on http://{args.host}:{args.port}/#/experiments?workflowType=machine_learning")
     # No GenAI job workers (each takes hundreds of MB; the project runs no jobs).
     os.environ["MLFLOW_SERVER_ENABLE_JOB_EXECUTION"] = "false"
     sys.stdout.flush()
-    mlflow = shutil.which("mlflow", path=os.path.dirname(sys.executable)) or "mlflow"
     command = ["ui", "--backend-store-uri", uri, "--host", args.host, "--port", args.port]
     os.execvp(mlflow, [mlflow, *command])
 
