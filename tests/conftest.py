@@ -204,3 +204,56 @@ def reproduced(tmp_path_factory: pytest.TempPathFactory):
         return cache[combo]
 
     return get
+
+
+# Option values for the hooks' tests: the defaults as cookiecutter renders them, and bad ones.
+DEFAULTS = {
+    **{key: value[0] if isinstance(value, list) else value for key, value in OPTIONS.items()},
+    "project_slug": "wine-quality",
+    "package_name": "wine_quality",
+    "registered_model_name": "wine-quality",
+    "mlflow_tracking_uri": "",
+    "dvc_remote_url": "",
+    "s3_endpoint_url": "",
+}
+
+BAD_OPTIONS = [
+    ("project_name", "   "),
+    ("project_slug", "my project"),
+    ("project_slug", "MyProject"),
+    ("project_slug", "-dash-first"),
+    ("project_slug", "wine-quality\n"),
+    ("project_name", "Two\nlines"),
+    ("author_name", "Zoë\tO'Brien"),
+    ("description", "Predicts things.\u2028And more."),
+    ("package_name", "class"),
+    ("package_name", "my-package"),
+    ("package_name", "mlflow"),
+    ("package_name", "json"),
+    ("package_name", "wine_quality\n"),
+    ("python_version", "3.9"),
+    ("dataset", "iris"),
+    ("dataset", "ftp://example.org/table.csv"),
+    ("dataset", "https://user:hunter2@example.org/table.csv"),
+    ("dataset", "s3://AKIAEXAMPLE:wJalr/K7MDENG+bPxRfiCY@bucket/table.csv"),
+    ("dataset", "https://bucket.s3.amazonaws.com/t.csv?X-Amz-Credential=AKIA%2F1&X-Amz-Signature=ab12cd34"),
+    ("dataset", "https://example.org/table.csv\n"),
+    ("target", ""),
+    ("task", "clustering"),
+    ("model", "svm"),
+    ("registered_model_name", "my model"),
+    ("registered_model_name", "wine-quality\n"),
+    ("mlflow_tracking_uri", "localhost:5000"),
+    ("mlflow_tracking_uri", "http://"),
+    ("mlflow_tracking_uri", "http://user:secret@mlflow.example.com"),
+    ("mlflow_tracking_uri", "http://127.0.0.1:99999"),
+    ("dvc_remote_url", "gs://bucket/path"),
+    ("dvc_remote_url", "relative/dir"),
+    ("dvc_remote_url", "s3://A_Bucket"),
+    ("dvc_remote_url", "s3://AKIAEXAMPLE:hunter2@bucket/path"),
+    ("s3_endpoint_url", "minio:9000"),
+    ("s3_endpoint_url", "http://127.0.0.1:9000"),  # with no s3:// remote
+    ("team_stack", "maybe"),
+]
+# The passwords and signatures in BAD_OPTIONS: no message may show them.
+SECRETS = ("hunter2", "wJalr", "bPxRfiCY", "ab12cd34", ":secret@")
