@@ -224,7 +224,7 @@ def test_no_secret_reaches_a_file_the_database_or_an_artifact(stack: TeamStack, 
     assert len(commits) >= 2  # the generated commit and the one after repro
     for secret in secrets:
         committed = run(
-            ["git", "grep", "--files-with-matches", "-F", secret, *commits], team_project, check=False
+            ["git", "grep", "--files-with-matches", "-F", "-e", secret, *commits], team_project, check=False
         )
         assert committed.returncode == 1, (
             committed.stdout or committed.stderr
