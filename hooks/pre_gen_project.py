@@ -54,6 +54,7 @@ def load_file(path: Path) -> ModuleType:
     """The Python file at `path`, imported as a module of its own name."""
     spec = importlib.util.spec_from_file_location(f"template_{path.stem}", path)
     module = importlib.util.module_from_spec(spec)
+    sys.dont_write_bytecode = True  # no __pycache__ in the template: it would be copied into projects
     spec.loader.exec_module(module)
     return module
 
