@@ -124,6 +124,7 @@ def dvc_commands(options: dict, raw: tuple[Path, str | None], with_git: bool) ->
     ]
     if options["dvc_remote_url"]:
         commands.append(["remote", "add", "--default", "storage", options["dvc_remote_url"]])
+        commands.append(["remote", "modify", "storage", "verify", "true"])  # hash what is pulled
     if options["s3_endpoint_url"]:
         commands.append(["remote", "modify", "storage", "endpointurl", options["s3_endpoint_url"]])
     raw_file, url = raw
@@ -146,7 +147,7 @@ def init_dvc(options: dict, raw: tuple[Path, str | None], with_git: bool) -> boo
     pipx). Without DVC, print the steps to take once it is installed and return False."""
     templates_aside = templates_set_aside()
     if importlib.util.find_spec("dvc") is not None:
-        remote = {"url": options["dvc_remote_url"]}
+        remote = {"url": options["dvc_remote_url"], "verify": "true"}
         if options["s3_endpoint_url"]:
             remote["endpointurl"] = options["s3_endpoint_url"]
         init_dvc_in_process(raw, with_git, remote, options["s3_endpoint_url"])

@@ -14,7 +14,7 @@ import yaml
 from conftest import COMBOS, Combo, bake, dvc, dvc_lock_hashes, run
 from mlflow import MlflowClient
 
-STAGES = ("prepare", "train", "evaluate", "register")
+STAGES = ("environment", "prepare", "train", "evaluate", "register")
 
 
 def tracking_md5(path: Path) -> str:
@@ -91,6 +91,7 @@ def test_repro_registers_a_model_that_traces_back(combo: Combo, reproduced) -> N
     assert run_data.params["train.model"] == combo.model
     assert run_data.tags["data_source"] == combo.raw
     assert run_data.tags["data_schema_md5"] == tracking_md5(project / "data" / "schema.yaml")
+    assert run_data.tags["environment_md5"] == tracking_md5(project / "pipeline-requirements.txt")
     # The MLflow UI's run and model pages tell the lineage too: the run's name and description,
     # the version's description and tags, the registered model's description.
     assert client.get_run(run_id).info.run_name == f"workspace@{head[:7]}"

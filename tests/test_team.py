@@ -181,6 +181,27 @@ def test_fresh_clone_pulls_and_reproduces_byte_identical(
     assert server_versions(stack, MODEL) == ["1", "2"]
 
 
+def test_dvc_pull_refuses_an_object_changed_in_the_bucket(
+    stack: TeamStack, team_project: Path, tmp_path: Path
+) -> None:
+    import boto3
+
+    clone = tmp_path / "clone"
+    run(["git", "clone", "--quiet", str(team_project), str(clone)], tmp_path)
+    raw = yaml.safe_load((clone / "data" / "raw" / "wine.csv.dvc").read_text())["outs"][0]
+    key = f"{MODEL}/files/md5/{raw['md5'][:2]}/{raw['md5'][2:]}"
+    s3 = boto3.client("s3", endpoint_url=stack.s3_endpoint, **aws_kwargs())
+    original = s3.get_object(Bucket=DVC_BUCKET, Key=key)["Body"].read()
+    s3.put_object(Bucket=DVC_BUCKET, Key=key, Body=original.replace(b",", b";", 1))  # same size
+    try:
+        result = dvc(clone, stack, "pull", check=False)
+    finally:
+        s3.put_object(Bucket=DVC_BUCKET, Key=key, Body=original)
+    assert result.returncode != 0
+    assert "Checkout failed for following targets:\ndata/raw/wine.csv" in result.stderr, result.stderr
+    assert not (clone / "data" / "raw" / "wine.csv").exists()  # refused, not loaded
+
+
 def server_versions(stack: TeamStack, name: str) -> list[str]:
     return sorted(v.version for v in client(stack.tracking_uri).search_model_versions(f"name = '{name}'"))
 

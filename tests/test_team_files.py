@@ -77,7 +77,9 @@ def test_compose_file_matches_the_stack_the_tests_run(tmp_path: Path) -> None:
 
     pyproject = tomllib.loads((project / "pyproject.toml").read_text())
     assert pyproject["tool"]["composed"]["mlflow_tracking_uri"] == "http://127.0.0.1:5000"
-    assert "endpointurl = http://127.0.0.1:9000" in (project / ".dvc" / "config").read_text()
+    dvc_config = (project / ".dvc" / "config").read_text()
+    assert "endpointurl = http://127.0.0.1:9000" in dvc_config
+    assert "verify = true" in dvc_config  # dvc pull hashes what it downloads (test_team: a changed object)
     assert ".env" in (project / ".gitignore").read_text()
     # Valid for Compose (its specification's schema; docker compose itself may be absent).
     schema_check = [sys.executable, "-m", "check_jsonschema", "--builtin-schema", "vendor.compose-spec"]

@@ -116,6 +116,7 @@ def record_run(raw: Path, out: Path, params: Params, metrics: dict) -> dict:
         "unlabeled": out / "prepared" / "unlabeled.parquet",
         "model": out / "model.joblib",
         "images": out / "live" / "plots" / "images",
+        "environment": PROJECT_ROOT / "uv.lock",  # stands in for the pins that `dvc repro` derives from it
     }
     return record(store.connect(), params, paths, lineage.file_md5(raw), metrics, TASK)
 

@@ -6,6 +6,8 @@ with SIGKILL, as a power cut or the kernel's OOM killer would (no cleanup, no `f
     FAIL_POINT=register.version_created dvc repro
 
 The points, in the order each command reaches them:
+- every atomic write (common/files.py): files.before_rename, the first one a command makes (prepare's
+  data/prepared/train.parquet in a full `dvc repro`), its temporary file written, not yet renamed;
 - the pipeline: train.model_written (before DVC records the stage), evaluate.metrics_logged (the
   metrics written, not the plots), register.run_started, register.model_logged,
   register.version_created, register.alias_moved (before the decision file is written);

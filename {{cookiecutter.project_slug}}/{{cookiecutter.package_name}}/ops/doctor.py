@@ -6,7 +6,8 @@
 - the DVC remote: reachable, its bucket exists, the credentials in use are accepted, whether they
   may write or only read (and which credential settings are in use, never their values);
 - git and DVC: a repository with a commit, the raw data as its .dvc file records it, and the
-  plots templates dvc.yaml names.
+  plots templates dvc.yaml names;
+- the environment: the installed packages at the versions uv.lock pins for the pipeline.
 
 Each line starts with `ok:` or `problem:`; a problem says what is wrong and how to fix it.
 Exit status 1 when there is a problem. `--remote` checks only the DVC remote (`make push` uses it).
@@ -22,8 +23,10 @@ import time
 from pathlib import Path
 
 from .. import schema
+from ..common.errors import PipelineError
 from ..common.project import PACKAGE, git, project_root, project_settings
 from ..tracking import auth, store
+from .environment import mismatches, pins_of
 from .remote import check_remote
 from .report import Report
 
@@ -173,6 +176,19 @@ def check_repository(report: Report) -> None:
             report.problem(f"DVC-tracked data {out} is {state}, and not in DVC's cache", "run `dvc pull`")
 
 
+def check_environment(report: Report) -> None:
+    """The installed packages the pipeline runs on, at the versions uv.lock pins."""
+    try:
+        wrong = mismatches(pins_of(project_root() / "uv.lock"))
+    except PipelineError as error:
+        report.problem(str(error), "run `uv lock`, then `make setup`")
+        return
+    if wrong:
+        report.problem(f"the environment does not match uv.lock: {'; '.join(wrong)}", "run `make setup`")
+    else:
+        report.ok("the installed packages match uv.lock")
+
+
 def check_plots_templates(report: Report) -> None:
     """Every plots template dvc.yaml names is one of DVC's own or a file in .dvc/plots."""
     import yaml
@@ -218,6 +234,7 @@ def main() -> None:
     if not args.remote:
         check_tracking(report)
         check_repository(report)
+        check_environment(report)
         check_plots_templates(report)
     check_remote(report)
     sys.exit(1 if report.problems else 0)

@@ -1,5 +1,5 @@
-"""Check the DVC remote: reachable, its bucket there, the credentials in use accepted, and whether
-they may write or only read (`make doctor`, and `make push` when a push fails)."""
+"""Check the DVC remote: reachable, its bucket there, the credentials in use accepted, whether
+they may write or only read, and that `dvc pull` checks the hash of what it downloads (`make doctor`, and `make push` when a push fails)."""
 
 from __future__ import annotations
 
@@ -49,6 +49,11 @@ def check_remote(report: Report) -> None:
     where = f"DVC remote '{name}' ({url}" + (
         f" at {remote_config['endpointurl']})" if remote_config.get("endpointurl") else ")"
     )
+    if not remote_config.get("verify"):
+        report.problem(
+            f"{where} does not verify what it sends: an object changed there would be loaded",
+            f"dvc remote modify {name} verify true",
+        )
     try:
         remote = repo.cloud.get_remote(name)
     except ImportError as error:  # e.g. a gs:// remote without dvc-gs installed

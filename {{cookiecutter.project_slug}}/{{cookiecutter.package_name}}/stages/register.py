@@ -57,14 +57,12 @@ def row_count(path: Path) -> int:
     return pq.ParquetFile(path).metadata.num_rows
 
 
-def inputs_key(
-    commit: str | None, params: Params, raw_md5: str, model_md5: str, metrics: dict[str, float]
-) -> str:
-    """A digest of the commit and of what a run records: the same key means the same run."""
+def inputs_key(commit: str | None, params: Params, md5s: dict[str, str], metrics: dict[str, float]) -> str:
+    """A digest of the commit and of what a run records (`md5s`: the raw data's, the model's, the
+    environment's): the same key means the same run."""
     content = {
         "commit": commit,
-        "raw": raw_md5,
-        "model": model_md5,
+        **md5s,
         "params": params.flat(*LOGGED_PARAMS),
         "metrics": metrics,
     }
@@ -119,12 +117,16 @@ def record(
     metrics: dict[str, float],
     task: ModuleType,
 ) -> dict[str, str]:
-    """The MLflow run of these inputs (`paths`: raw, schema, test, unlabeled, model, images; `raw_md5`: the raw
-    data's DVC hash): the finished one logged before from the same inputs, if any (a rerun after a
+    """The MLflow run of these inputs (`paths`: raw, schema, test, unlabeled, model, images,
+    environment; `raw_md5`: the raw data's DVC hash): the finished one logged before from the same inputs, if any (a rerun after a
     crash, a forced `dvc repro`), else a new one (see log_run). Return its ids."""
     code = lineage.lineage_tags()
-    model_md5 = lineage.file_md5(paths["model"])
-    key = inputs_key(code.get("git_commit"), params, raw_md5, model_md5, metrics)
+    md5s = {
+        "raw": raw_md5,
+        "model": lineage.file_md5(paths["model"]),
+        "environment": lineage.file_md5(paths["environment"]),
+    }
+    key = inputs_key(code.get("git_commit"), params, md5s, metrics)
     earlier = runs.finished_run(experiment_id, key)
     if earlier is not None:
         run_id, model_uri = earlier
@@ -134,7 +136,8 @@ def record(
     tags = {
         **code,
         runs.INPUTS_KEY_TAG: key,
-        "dvc_model_md5": model_md5,
+        "dvc_model_md5": md5s["model"],
+        "environment_md5": md5s["environment"],  # the runtime pins the stages ran under
         "data_schema_md5": lineage.file_md5(paths["schema"]),
         "data_unlabeled_rows": str(row_count(paths["unlabeled"])),  # left out of training: no target
         **lineage.data_source_tags(paths["raw"]),
@@ -174,6 +177,7 @@ def main() -> None:
     parser.add_argument("--model", type=Path, required=True, help="fitted model file")
     parser.add_argument("--metrics", type=Path, required=True, help="metrics.json written by evaluate")
     parser.add_argument("--images", type=Path, required=True, help="folder of the plots evaluate drew")
+    parser.add_argument("--environment", type=Path, required=True, help="the pipeline's runtime pins")
     parser.add_argument("--out", type=Path, required=True, help="where to write the run ids and decision")
     args = parser.parse_args()
     paths = {
@@ -183,6 +187,7 @@ def main() -> None:
         "unlabeled": args.unlabeled,
         "model": args.model,
         "images": args.images,
+        "environment": args.environment,
     }
     for path in (*paths.values(), args.metrics):
         if not path.exists():
