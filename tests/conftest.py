@@ -7,6 +7,7 @@ import importlib.util
 import itertools
 import json
 import os
+import re
 import subprocess
 import sys
 import tomllib
@@ -120,6 +121,20 @@ def run(
     if check:
         assert result.returncode == 0, f"{' '.join(command)} failed:\n{result.stdout}\n{result.stderr}"
     return result
+
+
+def assert_every_test_passed(result: subprocess.CompletedProcess) -> None:
+    """A generated project's own tests (pytest or `make test`) all ran and passed: pytest's summary
+    says `<n> passed` and nothing else (a skipped, failed or erroring test fails this)."""
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-3000:]
+    assert re.search(r"^(=+ )?\d+ passed(, \d+ warnings?)? in [\d.]+s", output, re.MULTILINE), output[-3000:]
+
+
+def project_tests(project: Path, *args: str) -> None:
+    """Run a generated project's own tests with this interpreter (see assert_every_test_passed)."""
+    command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *args]
+    assert_every_test_passed(run(command, project, check=False))
 
 
 def dvc_lock_hashes(project: Path) -> dict[str, str]:

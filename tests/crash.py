@@ -3,15 +3,17 @@ and the state an uninterrupted run leaves, checked on the project's store (SQLit
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
 import sqlite3
 import subprocess
 from contextlib import closing
+from dataclasses import dataclass
 from pathlib import Path
 
-from conftest import DVC, run
+from conftest import DVC, dvc_lock_hashes, run
 from mlflow import MlflowClient
 
 IDENTITY = ["-c", "user.name=t", "-c", "user.email=t@example.invalid"]
@@ -21,7 +23,8 @@ REGISTER_POINTS = [
     "register.version_created",
     "register.alias_moved",
 ]
-PIPELINE_POINTS = ["train.model_written", "evaluate.metrics_logged", *REGISTER_POINTS]
+# files.before_rename strikes at the first atomic write of a run: prepare's, when its params change.
+PIPELINE_POINTS = ["files.before_rename", "train.model_written", "evaluate.metrics_logged", *REGISTER_POINTS]
 PROMOTE_POINTS = ["promote.before_alias", "promote.alias_moved"]
 # After a kill at these, the next run of register starts a new MLflow run (the killed one is
 # marked KILLED); at the later ones, it reuses the finished run and its version.
@@ -45,6 +48,60 @@ def killed_at(point: str, command: list[str], project: Path, env: dict | None = 
     )
     assert result.returncode != 0 and (any(m in output for m in direct) or through_shell), output
     return output
+
+
+@dataclass(frozen=True)
+class Before:
+    """What a project held before a crashed run: where `staging` pointed."""
+
+    staging: int | None
+
+    @classmethod
+    def of(cls, project: Path, client: MlflowClient) -> Before:
+        return cls(alias_version(client, project.name, "staging"))
+
+
+def assert_left_by(
+    point: str, output: str, project: Path, commit: str, client: MlflowClient, before: Before
+) -> None:
+    """What a kill at `point` alone leaves, so a fail point moved elsewhere fails its test: the stage
+    DVC names, the files on disk, and the MLflow runs, versions and aliases of `commit`."""
+    stage = "prepare" if point == "files.before_rename" else point.split(".")[0]
+    assert f"failed to reproduce '{stage}'" in output, output
+    prepared = project / "data" / "prepared"
+    temporary = [path.name for path in prepared.glob(".*.tmp")]
+    if stage == "prepare":  # the first split written, not yet renamed; DVC removed the old one
+        assert len(temporary) == 1 and temporary[0].startswith(".train.parquet."), temporary
+        assert not (prepared / "train.parquet").exists()
+    else:
+        assert temporary == []
+    locked = dvc_lock_hashes(project)
+    model = project / "models" / "model.joblib"
+    if stage in ("train", "evaluate"):  # the model written; DVC recorded it only when train ended
+        assert (hashlib.md5(model.read_bytes()).hexdigest() == locked["models/model.joblib"]) == (
+            stage == "evaluate"
+        )
+    if stage == "evaluate":  # dvclive writes metrics.json at the end: nothing of evaluate's yet
+        assert not (project / "dvclive" / "metrics.json").exists()
+    experiment = client.get_experiment_by_name(project.name).experiment_id
+    runs = client.search_runs([experiment], f"tags.git_commit = '{commit}'")
+    if stage != "register":
+        assert runs == []
+        return
+    (logged,) = runs
+    assert logged.info.status == ("RUNNING" if point in RUN_LEFT_RUNNING else "FINISHED")
+    models = client.search_logged_models([experiment], f"source_run_id = '{logged.info.run_id}'")
+    assert (bool(logged.data.params), len(models)) == (
+        (False, 0) if point == "register.run_started" else (True, 1)
+    )
+    versions = client.search_model_versions(f"name = '{project.name}' and run_id = '{logged.info.run_id}'")
+    assert len(versions) == (1 if point in ("register.version_created", "register.alias_moved") else 0)
+    staging = alias_version(client, project.name, "staging")
+    if point == "register.alias_moved":
+        assert staging == int(versions[0].version) != before.staging
+    else:
+        assert staging == before.staging
+    assert not (project / "reports" / "registration.json").exists()  # DVC removed it; written last
 
 
 def new_commit(project: Path, param: str, value: str) -> str:
@@ -96,7 +153,7 @@ def assert_consistent(project: Path, commit: str, client: MlflowClient, env: dic
         with closing(sqlite3.connect(project / "mlflow.db")) as db:
             assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
     assert dvc_status(project, env).strip().endswith("Data and pipelines are up to date.")
-    for folder in ("reports", "models", "dvclive"):
+    for folder in ("reports", "models", "dvclive", "data/prepared"):
         leftovers = [path.name for path in (project / folder).rglob("*") if ".tmp" in path.name]
         assert leftovers == [], leftovers
     return decision

@@ -271,6 +271,8 @@ def test_a_study_runs_each_trial_as_an_experiment_and_resumes_after_ctrl_c_and_a
     # and nested under the study's own run, which holds Optuna's pictures and the best value.
     client, runs = project_runs(project)
     (study_run,) = [logged for logged in runs if logged.data.tags.get("optuna_study_run") == "tune"]
+    running = [logged.info.run_name for logged in runs if logged.info.status == "RUNNING"]
+    assert running == [], "runs left RUNNING by Ctrl-C or the kill"
     finished = [logged for logged in runs if logged.info.status == "FINISHED" and logged is not study_run]
     by_exp = checked_runs_by_experiment(project, finished)
     complete = [trial for trial in trials if trial.state == TrialState.COMPLETE]

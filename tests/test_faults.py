@@ -18,7 +18,9 @@ from crash import (
     PIPELINE_POINTS,
     PROMOTE_POINTS,
     RUN_LEFT_RUNNING,
+    Before,
     assert_consistent,
+    assert_left_by,
     killed_at,
     new_commit,
 )
@@ -58,17 +60,19 @@ def crashed(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_a_crash_at_each_fail_point_then_repro_ends_as_an_uninterrupted_run(
     crashed: Path, point: str
 ) -> None:
-    commit = new_commit(crashed, "n_estimators", str(10 + PIPELINE_POINTS.index(point)))
+    index = PIPELINE_POINTS.index(point)
+    # New inputs: a new split reruns prepare (the first atomic write), new trees train onwards.
+    param, value = (
+        ("test_size", f"0.{20 + index}")
+        if point == "files.before_rename"
+        else ("n_estimators", str(10 + index))
+    )
+    commit = new_commit(crashed, param, value)
     client = store(crashed)
     experiment = client.get_experiment_by_name(crashed.name).experiment_id
-    killed_at(point, [*DVC, "repro"], crashed)
-    runs = client.search_runs([experiment], f"tags.git_commit = '{commit}'")
-    # What the kill left proves where it struck: no run before register, a running one at its
-    # first two points, a finished one after.
-    expected = (
-        {"RUNNING"} if point in RUN_LEFT_RUNNING else {"FINISHED"} if point.startswith("register") else set()
-    )
-    assert {r.info.status for r in runs} == expected
+    before = Before.of(crashed, client)
+    output = killed_at(point, [*DVC, "repro"], crashed)
+    assert_left_by(point, output, crashed, commit, client, before)  # proves where it struck
     assert "register: models:/" in dvc(crashed, "repro")  # the documented recovery
     assert_consistent(crashed, commit, store(crashed))
     killed = client.search_runs(
@@ -135,7 +139,7 @@ def adopting(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     reference = tmp_path_factory.mktemp("adopted") / project.name
     shutil.copytree(project, reference, symlinks=True)
     run(ADOPT_PENGUINS, reference)
-    assert dvc(reference, "status").strip().startswith("prepare:")  # the pipeline's input changed
+    assert "data/raw/penguins.csv" in dvc(reference, "status")  # the pipeline's input now
     return project, committed_tree(reference)
 
 
@@ -150,8 +154,23 @@ def test_a_crash_in_adopt_then_adopt_again_ends_as_an_uninterrupted_adopt(
     project = tmp_path / original.name
     shutil.copytree(original, project, symlinks=True)
     killed_at(point, ADOPT_PENGUINS, project)
-    assert (project / "data" / "raw" / "penguins.csv").exists()  # killed after the copy
-    assert "wine" in (project / "data" / "schema.yaml").read_text()  # and before the new schema
+    raw = project / "data" / "raw"
+    # What each point alone leaves: the new table copied; then the old one's .dvc file removed
+    # with it; then the new one's .dvc file added. The schema is still the old table's.
+    left = {
+        name
+        for name in ("wine.csv", "wine.csv.dvc", "penguins.csv", "penguins.csv.dvc")
+        if (raw / name).exists()
+    }
+    assert (
+        left
+        == {
+            "adopt.table_copied": {"wine.csv", "wine.csv.dvc", "penguins.csv"},
+            "adopt.previous_removed": {"penguins.csv"},
+            "adopt.data_added": {"penguins.csv", "penguins.csv.dvc"},
+        }[point]
+    )
+    assert "wine" in (project / "data" / "schema.yaml").read_text()
     run(ADOPT_PENGUINS, project)  # the documented recovery: the same command again
     assert committed_tree(project) == adopted_tree
     assert not (project / "data" / "raw" / "wine.csv").exists()

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import COMBOS, Combo, bake, dvc, dvc_lock_hashes, run
+from conftest import COMBOS, Combo, bake, dvc, dvc_lock_hashes, project_tests, run
 from mlflow import MlflowClient
 
 STAGES = ("environment", "prepare", "train", "evaluate", "register")
@@ -144,9 +144,7 @@ def test_repro_is_deterministic_and_data_reaches_the_remote(combo: Combo, reprod
 @combos_without_remote
 def test_generated_project_passes_its_own_tests_and_lint(combo: Combo, reproduced) -> None:
     project = reproduced(combo)
-    result = run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"], project, check=False)
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    assert " passed" in result.stdout and "failed" not in result.stdout and "skipped" not in result.stdout
+    project_tests(project)
     run([sys.executable, "-m", "ruff", "check", "--no-cache", "."], project)
     run([sys.executable, "-m", "ruff", "format", "--check", "--no-cache", "."], project)
 
@@ -165,6 +163,4 @@ def test_names_chosen_apart_from_the_slug_reach_every_command(tmp_path: Path) ->
     rows = project / "data" / "raw" / "wine.csv"
     run(["make", "predict", f"INPUT={rows}", f"OUTPUT={tmp_path / 'scores.csv'}"], project)
     assert len((tmp_path / "scores.csv").read_text().splitlines()) == len(rows.read_text().splitlines())
-    tests = run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"], project, check=False)
-    assert tests.returncode == 0, tests.stdout[-3000:] + tests.stderr[-3000:]
-    assert " passed" in tests.stdout and "skipped" not in tests.stdout
+    project_tests(project)

@@ -28,6 +28,7 @@ from conftest import (
     dvc,
     load_module,
     locked_versions,
+    project_tests,
     run,
 )
 
@@ -101,7 +102,7 @@ def test_quotes_and_unicode_in_free_text_survive(tmp_path: Path) -> None:
     assert yaml.safe_load((project / "dvc.yaml").read_text())["stages"]
     assert author in (project / "LICENSE").read_text()
     assert name in (project / "README.md").read_text()
-    run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_config.py"], project)
+    project_tests(project, "tests/test_config.py")
 
 
 def test_proprietary_license_writes_no_license_file(tmp_path: Path) -> None:
@@ -273,7 +274,7 @@ def test_any_project_name_generates_with_the_other_options_at_their_defaults(
     params = yaml.safe_load((project / "params.yaml").read_text())
     assert params["register"]["model_name"] == slug
     assert name in (project / "README.md").read_text()
-    run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_config.py"], project)
+    project_tests(project, "tests/test_config.py")
 
 
 @pytest.mark.parametrize("name", ["!!!", "🚀🚀", " — "])

@@ -32,8 +32,10 @@ from crash import (
     PROMOTE_POINTS,
     REGISTER_POINTS,
     RUN_LEFT_RUNNING,
+    Before,
     alias_version,
     assert_consistent,
+    assert_left_by,
     killed_at,
     new_commit,
 )
@@ -291,9 +293,9 @@ def test_a_crash_in_register_or_promote_on_the_server_then_recovery_ends_consist
     commit = new_commit(project, "gate", threshold)
     experiment = server.get_experiment_by_name(project.name).experiment_id
     if point.startswith("register"):
-        killed_at(point, [*DVC, "repro"], project, env)
-        runs = server.search_runs([experiment], f"tags.git_commit = '{commit}'")
-        assert {r.info.status for r in runs} == ({"RUNNING"} if point in RUN_LEFT_RUNNING else {"FINISHED"})
+        before = Before.of(project, server)
+        output = killed_at(point, [*DVC, "repro"], project, env)
+        assert_left_by(point, output, project, commit, server, before)
         recovery = dvc(project, stack, "repro").stdout
         assert "Running stage 'train'" not in recovery and "register: models:/" in recovery
         assert_consistent(project, commit, server, env)

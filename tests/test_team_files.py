@@ -13,7 +13,7 @@ import tomllib
 from pathlib import Path
 
 import yaml
-from conftest import TEMPLATE, bake, locked_versions, run
+from conftest import TEMPLATE, bake, locked_versions, project_tests, run
 from team_stack import AUTH_CONFIG, PROXY_CONFIG
 
 
@@ -95,7 +95,7 @@ def test_compose_file_matches_the_stack_the_tests_run(tmp_path: Path) -> None:
     if compose_cli:
         run([*compose_cli, "config", "--quiet"], project, env=env)
     # and the project's own checks pass in team mode (its pipeline test uses a store of its own)
-    run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"], project)
+    project_tests(project)
     run([sys.executable, "-m", "ruff", "check", "."], project)
 
 

@@ -1,0 +1,1 @@
+"""Machinery every command shares: the error users act on, atomic writes, fail points, the project's paths."""

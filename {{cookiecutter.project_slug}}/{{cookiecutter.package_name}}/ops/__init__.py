@@ -1,0 +1,1 @@
+"""Machinery for operating the project: adopting a table, promoting a model, the environment, checks."""

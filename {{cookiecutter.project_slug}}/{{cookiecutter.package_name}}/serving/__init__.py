@@ -1,0 +1,1 @@
+"""Machinery for using the model: batch predictions, MLflow's scoring server, BentoML."""

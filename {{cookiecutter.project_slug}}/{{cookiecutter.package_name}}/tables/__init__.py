@@ -1,0 +1,1 @@
+"""Machinery for reading tables as people have them: formats sniffed, files and URLs read, types inferred."""

@@ -25,26 +25,38 @@ def register(model_uri: str, name: str, run_id: str, metrics: tuple[str, ...]) -
     existing = version_of_run(name, run_id)
     if existing is not None:
         return existing
-    create_registered_model(name)
+    just_created = create_registered_model(name)
     description, tags = version_lineage(run_id, metrics)
     model_id = model_uri.removeprefix("models:/")  # a logged model: models:/m-<id>
-    return once_granted(
-        lambda: client().create_model_version(
+
+    def create_version() -> ModelVersion:
+        return client().create_model_version(
             name, source=model_uri, run_id=run_id, tags=tags, description=description, model_id=model_id
         )
-    )
+
+    return once_granted(create_version) if just_created else create_version()
 
 
-def create_registered_model(name: str) -> None:
-    """Create registered model `name` with the project's description, unless it exists (the client
-    API, not mlflow.register_model, which prints three lines about it)."""
+def create_registered_model(name: str) -> bool:
+    """Create registered model `name` with the project's description unless it exists (the client
+    API, not mlflow.register_model, which prints three lines about it). True when this process, or
+    a parallel one just now, created it: its permission may not be granted yet (see once_granted)."""
     from mlflow.exceptions import MlflowException
 
+    try:
+        client().get_registered_model(name)
+        return False  # readable, so granted: a refusal to add a version lasts
+    except MlflowException as error:
+        # A tracking server refuses a name nobody granted this user (there is no model yet, or a
+        # parallel process is creating it): creating it tells which.
+        if error.error_code not in ("RESOURCE_DOES_NOT_EXIST", "PERMISSION_DENIED"):
+            raise
     try:
         client().create_registered_model(name, description=pyproject()["project"].get("description"))
     except MlflowException as error:
         if error.error_code != "RESOURCE_ALREADY_EXISTS":
             raise
+    return True
 
 
 def set_alias(name: str, alias: str, version: str) -> None:

@@ -71,17 +71,17 @@ def connect() -> str:
 
     mlflow.set_tracking_uri(uri)
     name = project_settings()["mlflow_experiment"]
-    experiment = once_granted(lambda: mlflow.get_experiment_by_name(name))
+    experiment = mlflow.get_experiment_by_name(name)  # a refusal here lasts: raised at once
     if experiment is not None:
-        experiment_id = experiment.experiment_id
-    else:
-        experiment_id = create_experiment(name, local=uri.startswith("sqlite:"))
+        mlflow.set_experiment(experiment_id=experiment.experiment_id)
+        return experiment.experiment_id
+    experiment_id = create_experiment(name, local=uri.startswith("sqlite:"))
     once_granted(lambda: mlflow.set_experiment(experiment_id=experiment_id))
     return experiment_id
 
 
 def create_experiment(name: str, local: bool) -> str:
-    """Create the experiment; if a parallel run just created it, use that one."""
+    """Create the experiment; if a parallel run just created it, use that one (once granted)."""
     import mlflow
     from mlflow.exceptions import MlflowException
 
@@ -91,7 +91,9 @@ def create_experiment(name: str, local: bool) -> str:
     kind = {"mlflow.experimentKind": "custom_model_development"}  # MLflow's UI: model training, not GenAI
     try:
         return mlflow.create_experiment(name, artifact_location=artifacts, tags=kind)
-    except MlflowException:
+    except MlflowException as error:
+        if error.error_code != "RESOURCE_ALREADY_EXISTS":
+            raise
         experiment = once_granted(lambda: mlflow.get_experiment_by_name(name))
         if experiment is None:
             raise
@@ -108,8 +110,9 @@ def client() -> MlflowClient:
 def once_granted(call: Callable[[], T]) -> T:
     """Call `call`; if the tracking server refuses it (HTTP 403), again a few times (GRANT_PAUSES).
     MLflow's auth app grants whoever creates an experiment or a registered model its permission
-    just after creating it, so a parallel process of the same user (queued experiments of a new
-    project) that reaches it in between is refused; a refusal that lasts is raised."""
+    just after creating it, so a process that has just created one, or was told a parallel process
+    of the same user had (queued experiments of a new project), may be refused in between. Use it
+    only then: anywhere else a refusal lasts, and waiting would only delay the same error."""
     from mlflow.exceptions import MlflowException
 
     for pause in GRANT_PAUSES:
