@@ -15,15 +15,19 @@ help:  ## list the targets
 # uv installs the pinned tools far faster than pip; where uv is not on PATH, pip puts this
 # version of it into .venv first, so a fresh machine needs only Python, git and make.
 UV_VERSION := 0.13.9
-# Where Python may not cache compiled modules (PYTHONDONTWRITEBYTECODE, as on many CI machines), uv
-# compiles them at install; otherwise each of the tests' thousand processes recompiles MLflow's.
-COMPILE := $(if $(PYTHONDONTWRITEBYTECODE),--compile-bytecode)
+# Where Python may not cache compiled modules (PYTHONDONTWRITEBYTECODE, as on many CI machines),
+# `make test` compiles all of .venv once (the tests start a thousand processes), `make demo` only
+# what the pipeline imports (the project's ops.bytecode): compiling everything takes longer than the demo.
 
 $(VENV)/.installed: requirements.txt $(LOCK) tools/lock.py
 	test -x $(PY) || $(PYTHON3) -m venv $(VENV)
 	command -v uv >/dev/null || $(PY) -m pip install --quiet "uv==$(UV_VERSION)"
 	$(PY) tools/lock.py constraints > $(VENV)/constraints.txt
-	uv pip install --quiet --python $(PY) $(COMPILE) -r requirements.txt -c $(VENV)/constraints.txt
+	uv pip install --quiet --python $(PY) -r requirements.txt -c $(VENV)/constraints.txt
+	touch $@
+
+$(VENV)/.compiled: $(VENV)/.installed
+	$(PY) -m compileall -q -j 0 $(VENV)/lib
 	touch $@
 
 venv: $(VENV)/.installed  ## create .venv with the pinned tools
@@ -31,7 +35,7 @@ venv: $(VENV)/.installed  ## create .venv with the pinned tools
 demo: venv  ## generate a project into demo/ and run its whole pipeline
 	$(PY) tools/demo.py
 
-test: venv  ## the template's tests: hooks, then every option combination generated and run
+test: venv $(if $(PYTHONDONTWRITEBYTECODE),$(VENV)/.compiled)  ## the template's tests: hooks, then every option combination generated and run
 	$(PY) -m pytest
 
 lint: venv  ## ruff on the template's own code

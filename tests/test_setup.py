@@ -46,16 +46,29 @@ def test_make_targets_work_in_a_fresh_project(tmp_path: Path) -> None:
     project = bake(tmp_path)
     # Only the system's tools on PATH, no uv: `make setup` bootstraps uv with pip into the user
     # cache (here an empty one), then builds the project's own environment from uv.lock.
-    env = {**os.environ, "PATH": system_only_path(), "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    # Where Python may not cache compiled modules (as in many Docker images), setup compiles what
+    # the pipeline imports, and installs neither BentoML nor JupyterLab (added on first use).
+    env = {
+        **os.environ,
+        "PATH": system_only_path(),
+        "XDG_CACHE_HOME": str(tmp_path / "cache"),
+        "PYTHONDONTWRITEBYTECODE": "1",
+    }
     env.pop("VIRTUAL_ENV", None)
 
     def make(target: str) -> str:
         result = run(["make", target], project, env=env)
         return result.stdout
 
-    make("setup")
+    assert "bytecode: " in make("setup")
     assert (tmp_path / "cache" / "uv-bootstrap").is_dir()
     assert (project / ".venv" / "bin" / "dvc").exists()
+    site_packages = next((project / ".venv" / "lib").glob("python3*/site-packages"))
+    for module in ("mlflow/__init__", "sklearn/ensemble/_forest", "dvc/cli/__init__", "pandas/__init__"):
+        folder, name = (site_packages / module).parent, (site_packages / module).name
+        assert list(folder.glob(f"__pycache__/{name}.cpython-*.pyc")), module
+    assert not list(site_packages.glob("ruff/__pycache__/*.pyc"))  # a dev tool: left to compile itself
+    assert not (site_packages / "bentoml").exists() and not (site_packages / "jupyterlab").exists()
     uv = next((tmp_path / "cache" / "uv-bootstrap").glob("*/bin/uv"))
     frozen = run([str(uv), "pip", "freeze", "--python", ".venv/bin/python"], project)
     pins = dict(line.split("==") for line in frozen.stdout.splitlines() if "==" in line)

@@ -37,6 +37,9 @@ def registered_versions(project: Path, model_name: str) -> list[tuple[str, list[
 
 def main() -> None:
     project = generate()
+    if os.environ.get("PYTHONDONTWRITEBYTECODE"):  # compile what the pipeline imports, once
+        package = next(path.parent.parent.name for path in project.glob("*/ops/bytecode.py"))
+        subprocess.run([sys.executable, "-m", f"{package}.ops.bytecode"], cwd=project, check=True)
     print(f"\n== Generated {project}\n== Running its pipeline: dvc repro\n", flush=True)
     subprocess.run([sys.executable, "-m", "dvc", "repro"], cwd=project, check=True)
     metrics = json.loads((project / "dvclive" / "metrics.json").read_text())
