@@ -1,5 +1,6 @@
 """Check the DVC remote: reachable, its bucket there, the credentials in use accepted, whether
-they may write or only read, and that `dvc pull` checks the hash of what it downloads (`make doctor`, and `make push` when a push fails)."""
+they may write or only read, and that `dvc pull` checks the hash of what it downloads (`make
+doctor`, and `make push` when a push fails)."""
 
 from __future__ import annotations
 

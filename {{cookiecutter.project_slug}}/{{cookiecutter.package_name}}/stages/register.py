@@ -118,8 +118,9 @@ def record(
     task: ModuleType,
 ) -> dict[str, str]:
     """The MLflow run of these inputs (`paths`: raw, schema, test, unlabeled, model, images,
-    environment; `raw_md5`: the raw data's DVC hash): the finished one logged before from the same inputs, if any (a rerun after a
-    crash, a forced `dvc repro`), else a new one (see log_run). Return its ids."""
+    environment; `raw_md5`: the raw data's DVC hash): the finished one logged before from the same
+    inputs, if any (a rerun after a crash, a forced `dvc repro`), else a new one (see log_run).
+    Return its ids."""
     code = lineage.lineage_tags()
     md5s = {
         "raw": raw_md5,
