@@ -1,10 +1,14 @@
-# The template's own commands. Needs only python3 (3.11+), git and make.
-PYTHON3 ?= python3
+# The template's own commands. Needs only Python 3.11+, git and make.
+# The newest Python 3 of these on PATH; PYTHON3=path picks another.
+PYTHON3 ?= $(firstword $(foreach name,python3.13 python3.12 python3.11 python3,$(shell command -v $(name) 2>/dev/null)))
 VENV := .venv
 PY := $(VENV)/bin/python
 # One lock for the template and the projects it generates (tools/lock.py: how it is shared).
 LOCK := {{cookiecutter.project_slug}}/uv.lock
-export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+# Tools are called by path, and what they start (DVC runs each stage's `python -m ...`) finds .venv/bin
+# first on PATH: macOS's make looks a command up on the PATH it started with, whatever a Makefile
+# exports, so an exported PATH would run a global tool there.
+WITH_VENV := PATH="$(CURDIR)/$(VENV)/bin:$$PATH"
 export DVC_NO_ANALYTICS := 1
 
 .PHONY: help demo test lint venv clean
@@ -19,11 +23,18 @@ UV_VERSION := 0.13.9
 # `make test` compiles all of .venv once (the tests start a thousand processes), `make demo` only
 # what the pipeline imports (the project's ops.bytecode): compiling everything takes longer than the demo.
 
+UV := $(or $(shell command -v uv 2>/dev/null),$(VENV)/bin/uv)
+NEEDS_3_11 := import sys; v = sys.version_info; sys.exit(0 if v >= (3, 11) else \
+	f"error: $(PYTHON3) is Python {v[0]}.{v[1]}; the template needs 3.11+: install one (uv python install 3.13, \
+	or python.org, Homebrew, apt) and run make PYTHON3=python3.13")
+
 $(VENV)/.installed: requirements.txt $(LOCK) tools/lock.py
-	test -x $(PY) || $(PYTHON3) -m venv $(VENV)
-	command -v uv >/dev/null || $(PY) -m pip install --quiet "uv==$(UV_VERSION)"
+	@test -n "$(PYTHON3)" || { echo "error: no python3 on PATH: install Python 3.11+ (python.org, Homebrew, apt)" >&2; exit 1; }
+	@test -x $(PY) || "$(PYTHON3)" -c '$(NEEDS_3_11)'
+	test -x $(PY) || "$(PYTHON3)" -m venv $(VENV)
+	test -x "$(UV)" || $(PY) -m pip install --quiet "uv==$(UV_VERSION)"
 	$(PY) tools/lock.py constraints > $(VENV)/constraints.txt
-	uv pip install --quiet --python $(PY) -r requirements.txt -c $(VENV)/constraints.txt
+	"$(UV)" pip install --quiet --python $(PY) -r requirements.txt -c $(VENV)/constraints.txt
 	touch $@
 
 $(VENV)/.compiled: $(VENV)/.installed
@@ -33,10 +44,10 @@ $(VENV)/.compiled: $(VENV)/.installed
 venv: $(VENV)/.installed  ## create .venv with the pinned tools
 
 demo: venv  ## generate a project into demo/ and run its whole pipeline
-	$(PY) tools/demo.py
+	$(WITH_VENV) $(PY) tools/demo.py
 
 test: venv $(if $(PYTHONDONTWRITEBYTECODE),$(VENV)/.compiled)  ## the template's tests: hooks, then every option combination generated and run
-	$(PY) -m pytest
+	$(WITH_VENV) $(PY) -m pytest
 
 lint: venv  ## ruff on the template's own code
 	$(PY) -m ruff check hooks tests tools bench local_extensions.py template_paths.py

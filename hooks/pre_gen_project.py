@@ -224,7 +224,7 @@ def tracking_uri_problem(uri: str) -> str | None:
     if parsed is None:
         return "the host or port is malformed (a port is a number from 1 to 65535)"
     if parsed.scheme not in ("http", "https") or not parsed.hostname or any(c.isspace() for c in uri):
-        return "leave it empty for the SQLite store in the project, or give a server URL like http://127.0.0.1:5000"
+        return "leave it empty for the SQLite store in the project, or give a server URL like http://127.0.0.1:5050"
     return None
 
 

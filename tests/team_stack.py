@@ -71,7 +71,15 @@ def free_port() -> int:
 
 
 def listening_addresses(port: int) -> set[str]:
-    """The addresses, IPv4 and IPv6, a TCP server listens on at `port` (from /proc/net/tcp and tcp6)."""
+    """The addresses, IPv4 and IPv6, a TCP server listens on at `port`: on Linux from /proc/net/tcp
+    and tcp6, elsewhere (macOS has no /proc) from `lsof`. A wildcard is 0.0.0.0 or ::."""
+    if sys.platform.startswith("linux"):
+        return proc_listening_addresses(port)
+    return lsof_listening_addresses(port)
+
+
+def proc_listening_addresses(port: int) -> set[str]:
+    """listening_addresses from Linux's /proc/net/tcp and tcp6."""
     found = set()
     for table, family in (("tcp", socket.AF_INET), ("tcp6", socket.AF_INET6)):
         path = Path("/proc/net") / table
@@ -82,6 +90,32 @@ def listening_addresses(port: int) -> set[str]:
                 packed = bytes.fromhex(address)  # 32-bit words in host (little-endian) order
                 words = b"".join(packed[i : i + 4][::-1] for i in range(0, len(packed), 4))
                 found.add(socket.inet_ntop(family, words))
+    return found
+
+
+def lsof_listening_addresses(port: int) -> set[str]:
+    """listening_addresses from `lsof -nP -iTCP:<port> -sTCP:LISTEN` (macOS's /usr/sbin/lsof, or
+    Linux's), in its field output: a `t` line (IPv4 or IPv6) before each `n` line (address:port,
+    IPv6 in brackets, `*` for any). lsof sees the sockets of this user's processes, which is
+    where the tests' servers run."""
+    lsof = shutil.which("lsof") or "/usr/sbin/lsof"
+    command = [lsof, "-nP", f"-iTCP:{port}", "-sTCP:LISTEN", "-Ftn"]
+    result = subprocess.run(command, capture_output=True, text=True)  # exits 1 when nothing listens
+    if result.returncode != 0 and (result.stdout.strip() or "usage:" in result.stderr):
+        raise RuntimeError(f"{' '.join(command)} failed:\n{result.stderr}")
+    found, family = set(), socket.AF_INET
+    for line in result.stdout.splitlines():
+        field, value = line[:1], line[1:]
+        if field == "t":
+            family = socket.AF_INET6 if value == "IPv6" else socket.AF_INET
+        elif field == "n":
+            address, _, row_port = value.rpartition(":")
+            if int(row_port) != port:
+                continue
+            address = address.strip("[]")
+            if address == "*":
+                address = "::" if family == socket.AF_INET6 else "0.0.0.0"
+            found.add(socket.inet_ntop(family, socket.inet_pton(family, address)))  # canonical form
     return found
 
 

@@ -1,33 +1,34 @@
-"""The generated project's CI workflow: valid for GitHub, and its steps work on a fresh clone."""
+"""The CI workflows: the generated project's (valid for GitHub, its steps work on a fresh clone, an
+optional macOS leg) and the template's own (make test on Linux and macOS, Python 3.11 and 3.13);
+the tests' parts that are Linux-only say so on macOS, and the rest work there."""
 
 from __future__ import annotations
 
+import ast
 import os
 import re
+import shutil
+import socket
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import yaml
-from conftest import DVC, TEMPLATE, bake, run
+from conftest import DVC, TEMPLATE, bake, load_module, pytest_collection_modifyitems, run
+from team_stack import free_port, listening_addresses, lsof_listening_addresses, proc_listening_addresses
 
 pytestmark = pytest.mark.xdist_group("ci-workflow")
+# GitHub's schema for workflow files, as check-jsonschema bundles it.
+SCHEMA_CHECK = [sys.executable, "-m", "check_jsonschema", "--builtin-schema", "vendor.github-workflows"]
+TEMPLATE_WORKFLOW = TEMPLATE / ".github" / "workflows" / "test.yml"
+SUPPORTED_PYTHON = load_module(TEMPLATE / "hooks" / "pre_gen_project.py").SUPPORTED_PYTHON
 
 
 def test_workflow_is_valid_and_calls_only_existing_make_targets(tmp_path: Path) -> None:
     project = bake(tmp_path, project_name="ci-checked", python_version="3.12")
     workflow = project / ".github" / "workflows" / "ci.yml"
-    run(
-        [
-            sys.executable,
-            "-m",
-            "check_jsonschema",
-            "--builtin-schema",
-            "vendor.github-workflows",
-            str(workflow),
-        ],
-        project,
-    )
+    run([*SCHEMA_CHECK, str(workflow)], project)
     jobs = yaml.safe_load(workflow.read_text())["jobs"]
     assert jobs["pipeline"]["needs"] == "checks"
     commands = [step["run"] for job in jobs.values() for step in job["steps"] if "run" in step]
@@ -45,10 +46,48 @@ def test_workflow_is_valid_and_calls_only_existing_make_targets(tmp_path: Path) 
     assert bootstrapped == template_uv  # the template's tests run the uv its projects get
     assert [(s["with"]["version"], s["with"]["cache-dependency-glob"]) for s in uv_steps] == [
         (bootstrapped, "uv.lock")
-    ] * 2
+    ] * len(jobs)
+    assert set(jobs) == {"checks", "macos", "pipeline"}
     assert (project / ".python-version").read_text() == "3.12\n"
     assert 'requires-python = ">=3.12"' in (project / "pyproject.toml").read_text().splitlines()
     assert "MLFLOW_TRACKING_PASSWORD" not in workflow.read_text()  # no tracking server: no identity
+
+
+def workflow_triggers(workflow: dict) -> dict:
+    """The workflow's `on:` (YAML 1.1, as PyYAML reads it, takes the key `on` for true)."""
+    return workflow.get("on", workflow.get(True))
+
+
+def test_macos_leg_runs_only_when_the_repository_asks_for_it(tmp_path: Path) -> None:
+    """The generated workflow's macOS job runs the tests and the pipeline on macos-latest only when
+    the repository variable MACOS_CI is true or a manual run ticks `macos`; the comment above it
+    says how; the Linux jobs neither wait for it nor change."""
+    project = bake(tmp_path, project_name="ci-macos")
+    text = (project / ".github" / "workflows" / "ci.yml").read_text()
+    workflow = yaml.safe_load(text)
+    jobs = workflow["jobs"]
+    macos = jobs["macos"]
+    assert macos["runs-on"] == "macos-latest"
+    assert macos["if"] == "vars.MACOS_CI == 'true' || inputs.macos"
+    triggers = workflow_triggers(workflow)
+    assert set(triggers) == {"push", "pull_request", "workflow_dispatch"}
+    assert triggers["push"] == {"branches": ["main"]} and triggers["pull_request"] is None
+    assert triggers["workflow_dispatch"]["inputs"]["macos"] == {
+        "description": "Also run the tests and the pipeline on macOS",
+        "type": "boolean",
+        "default": False,
+    }
+    assert (
+        "`gh variable set MACOS_CI --body true`" in text and "`gh workflow run ci.yml -f macos=true`" in text
+    )
+    commands = [step["run"] for step in macos["steps"] if "run" in step]
+    assert commands == ["make setup", "make data", "make test", "make repro"]
+    checks_env = next(step["env"] for step in jobs["checks"]["steps"] if step.get("run") == "make data")
+    assert next(step["env"] for step in macos["steps"] if step.get("run") == "make data") == checks_env
+    # The Linux jobs as before: on ubuntu-latest, always, the pipeline after the checks only.
+    for name in ("checks", "pipeline"):
+        assert jobs[name]["runs-on"] == "ubuntu-latest" and "if" not in jobs[name]
+    assert [job.get("needs") for job in jobs.values()] == [None, None, "checks"]
 
 
 def test_team_workflow_reads_the_team_server_with_ci_identity_from_secrets(tmp_path: Path) -> None:
@@ -56,8 +95,7 @@ def test_team_workflow_reads_the_team_server_with_ci_identity_from_secrets(tmp_p
     that reads (`make compare`) points at the team's server, and only when the secret is set."""
     project = bake(tmp_path, project_name="ci-team", team_stack="yes")
     workflow = project / ".github" / "workflows" / "ci.yml"
-    schema = [sys.executable, "-m", "check_jsonschema", "--builtin-schema", "vendor.github-workflows"]
-    run([*schema, str(workflow)], project)
+    run([*SCHEMA_CHECK, str(workflow)], project)
     pipeline = yaml.safe_load(workflow.read_text())["jobs"]["pipeline"]
     assert pipeline["env"] == {
         "MLFLOW_TRACKING_USERNAME": "${{ secrets.MLFLOW_TRACKING_USERNAME }}",
@@ -114,3 +152,121 @@ def test_bundled_data_refuses_data_that_is_not_the_tracked_version(tmp_path: Pat
 def test_no_workflow_when_ci_is_none(tmp_path: Path) -> None:
     project = bake(tmp_path, project_name="no-ci", ci="none")
     assert not (project / ".github").exists()
+
+
+def test_template_workflow_runs_make_test_on_linux_and_macos_for_oldest_and_newest_python() -> None:
+    """The template's own workflow (.github/workflows/test.yml): valid for GitHub; `make test` on
+    ubuntu-latest and macos-latest with Python 3.11 and 3.13 (the template's oldest and newest),
+    in .venv made by that Python; `make lint` once; PostgreSQL, nginx and Chromium on Linux only."""
+    run([*SCHEMA_CHECK, str(TEMPLATE_WORKFLOW)], TEMPLATE)
+    workflow = yaml.safe_load(TEMPLATE_WORKFLOW.read_text())
+    triggers = workflow_triggers(workflow)
+    assert triggers["push"] == {"branches": ["main"]} and "pull_request" in triggers
+    assert set(workflow["jobs"]) == {"test", "lint"}
+    test, lint = workflow["jobs"]["test"], workflow["jobs"]["lint"]
+    strategy = test["strategy"]
+    assert strategy["matrix"] == {"os": ["ubuntu-latest", "macos-latest"], "python": ["3.11", "3.13"]}
+    assert strategy["matrix"]["python"] == [SUPPORTED_PYTHON[0], SUPPORTED_PYTHON[-1]]
+    assert strategy["fail-fast"] is False  # one system's failure does not hide the other's result
+    assert test["runs-on"] == "${{ matrix.os }}"
+    setup_python = next(step for step in test["steps"] if "setup-python" in step.get("uses", ""))
+    assert setup_python["with"] == {"python-version": "${{ matrix.python }}"}
+    commands = [step["run"] for step in test["steps"] if "run" in step]
+    # make venv and make test with the matrix's Python: the Makefile's PYTHON3 makes .venv.
+    chosen = 'PYTHON3="${{ steps.' + setup_python["id"] + '.outputs.python-path }}"'
+    assert f"make venv {chosen}" in commands and commands[-1] == f"make test {chosen}"
+    assert any(".venv/bin/python" in command and "${{ matrix.python }}" in command for command in commands)
+    makefile = (TEMPLATE / "Makefile").read_text()
+    assert re.search(r"^PYTHON3 \??=", makefile, re.M)
+    assert re.search(r'^\t.*"?\$\(PYTHON3\)"? -m venv \$\(VENV\)$', makefile, re.M)
+    # Debian's tools for the team-mode and browser tests, on Linux only (on macOS those are skipped).
+    system = next(step for step in test["steps"] if "apt-get install" in step.get("run", ""))
+    assert system["if"] == "runner.os == 'Linux'"
+    assert all(tool in system["run"] for tool in ("/usr/lib/postgresql/*/bin/initdb", "nginx", "chromium"))
+    # make lint once, on one machine.
+    every_command = [step.get("run", "") for job in (test, lint) for step in job["steps"]]
+    assert [command for command in every_command if "make lint" in command] == [lint["steps"][-1]["run"]]
+    assert "strategy" not in lint
+    for target in ("venv", "test", "lint"):  # each exists: make -n fails on an unknown target
+        run(["make", "-n", target], TEMPLATE)
+    # Actions pinned by version tag, as in the generated workflow; uv comes from make venv.
+    generated = (TEMPLATE / "{{cookiecutter.project_slug}}" / ".github" / "workflows" / "ci.yml").read_text()
+    pinned = dict(re.findall(r"uses: ([\w-]+/[\w-]+)@(v\d+)", generated))
+    actions = [step["uses"] for job in (test, lint) for step in job["steps"] if "uses" in step]
+    assert all(re.fullmatch(r"[\w-]+/[\w-]+@v\d+", action) for action in actions), actions
+    assert "actions/checkout@" + pinned["actions/checkout"] in actions
+    assert not any("setup-uv" in action for action in actions)
+
+
+def test_linux_only_tests_are_skipped_on_macos_with_a_reason(monkeypatch: pytest.MonkeyPatch) -> None:
+    """On macOS (where CI=true would make a missing tool fail) exactly the tests that need Debian's
+    PostgreSQL server and nginx (those on the `stack` fixture) or headless Chromium are skipped,
+    each with a reason naming Linux; on Linux none is."""
+    tests, needs_linux = [], set()
+    for path in sorted(Path(__file__).parent.glob("test_*.py")):
+        source = path.read_text()
+        for node in ast.parse(source).body:
+            if isinstance(node, ast.FunctionDef) and node.name.startswith("test_"):
+                tests.append((path.name, node.name))
+                if "stack" in [arg.arg for arg in node.args.args]:
+                    needs_linux.add((path.name, node.name))
+                for call in ast.walk(node):  # shutil.which("chromium") or test_plots' chromium()
+                    if isinstance(call, ast.Call) and (
+                        getattr(call.func, "id", "") == "chromium"
+                        or any(getattr(arg, "value", None) == "chromium" for arg in call.args)
+                    ):
+                        needs_linux.add((path.name, node.name))
+    assert len(needs_linux) > 2
+
+    def skipped_on(platform: str) -> dict[tuple[str, str], str]:
+        items = [
+            SimpleNamespace(path=Path(module), originalname=name, name=name, markers=[])
+            for module, name in tests
+        ]
+        for item in items:
+            item.add_marker = item.markers.append
+        monkeypatch.setattr(sys, "platform", platform)
+        pytest_collection_modifyitems(None, items)
+        monkeypatch.undo()
+        return {
+            (i.path.name, i.name): m.kwargs["reason"] for i in items for m in i.markers if m.name == "skip"
+        }
+
+    on_macos = skipped_on("darwin")
+    assert set(on_macos) == needs_linux
+    assert all(
+        reason.startswith("Linux only: ") and "ubuntu-latest" in reason for reason in on_macos.values()
+    )
+    assert skipped_on("linux") == {}
+
+
+def test_listening_addresses_come_from_proc_on_linux_and_from_lsof_elsewhere() -> None:
+    """The tests' check of where a server listens: /proc/net/tcp(6) on Linux, lsof on macOS; on
+    Linux, where both work, they agree (loopback and any address, IPv4 and IPv6)."""
+    sockets, expected = [], {}
+    try:
+        for addresses in (("127.0.0.1", "::1"), ("0.0.0.0", "::")):
+            port = free_port()
+            for address in addresses:
+                family = socket.AF_INET6 if ":" in address else socket.AF_INET
+                sock = socket.socket(family)
+                sockets.append(sock)
+                if family == socket.AF_INET6:
+                    sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)  # beside 0.0.0.0
+                try:
+                    sock.bind((address, port))
+                except OSError:
+                    assert family == socket.AF_INET6  # no IPv6 on this machine
+                    continue
+                sock.listen()
+                expected.setdefault(port, set()).add(address)
+        for port, addresses in expected.items():
+            assert listening_addresses(port) == addresses
+            if sys.platform.startswith("linux"):
+                assert proc_listening_addresses(port) == addresses
+                if shutil.which("lsof"):
+                    assert lsof_listening_addresses(port) == addresses
+        assert listening_addresses(free_port()) == set()
+    finally:
+        for sock in sockets:
+            sock.close()

@@ -196,9 +196,10 @@ def study_trials(project: Path) -> list:
     """The trials of the project's `tune` study, as Optuna's journal file holds them."""
     import optuna
     from optuna.storages import JournalStorage
-    from optuna.storages.journal import JournalFileBackend
+    from optuna.storages.journal import JournalFileBackend, JournalFileOpenLock
 
-    storage = JournalStorage(JournalFileBackend(str(project / ".optuna" / "tune.jsonl")))
+    path = str(project / ".optuna" / "tune.jsonl")
+    storage = JournalStorage(JournalFileBackend(path, lock_obj=JournalFileOpenLock(path)))  # as study.py
     return optuna.load_study(study_name="tune", storage=storage).get_trials(deepcopy=False)
 
 
@@ -219,7 +220,7 @@ def test_a_study_runs_each_trial_as_an_experiment_and_resumes_after_ctrl_c_and_a
     which settles them before running its own."""
     import optuna
     from optuna.storages import JournalStorage
-    from optuna.storages.journal import JournalFileBackend
+    from optuna.storages.journal import JournalFileBackend, JournalFileOpenLock
     from optuna.trial import TrialState
 
     project = bake(tmp_path, project_name="tuned")
@@ -230,7 +231,8 @@ def test_a_study_runs_each_trial_as_an_experiment_and_resumes_after_ctrl_c_and_a
         project,
     )
     (project / ".optuna").mkdir()
-    storage = JournalStorage(JournalFileBackend(str(project / ".optuna" / "tune.jsonl")))
+    path = str(project / ".optuna" / "tune.jsonl")
+    storage = JournalStorage(JournalFileBackend(path, lock_obj=JournalFileOpenLock(path)))  # as study.py
     study = optuna.create_study(study_name="tune", storage=storage, direction="maximize")
     study.enqueue_trial({"train.n_estimators": 20, "train.max_depth": 4, "train.min_samples_leaf": 0})
 

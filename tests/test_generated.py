@@ -61,6 +61,7 @@ def test_generation_makes_one_clean_commit_with_dvc_tracked_data(combo: Combo, g
     assert run(["git", "log", "--oneline"], project).stdout.count("\n") == 1
     tracked = run(["git", "ls-files"], project).stdout.split()
     assert f"{combo.raw}.dvc" in tracked and "data/schema.yaml" in tracked
+    assert ".gitattributes" in tracked  # LF line endings from the first commit on, whatever the clone
     assert combo.raw not in tracked  # the data itself is DVC's
     assert "mlflow.db" not in tracked and (project / "mlflow.db").exists()
     # the templates dvc.yaml names by task (confusion counts; scatter), committed where `dvc plots` looks

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
 import shutil
+import socket
 import subprocess
 import sys
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -21,9 +24,40 @@ pytestmark = pytest.mark.xdist_group("setup")
 SUPPORTED_PYTHON = load_module(TEMPLATE / "hooks" / "pre_gen_project.py").SUPPORTED_PYTHON
 
 
-def system_only_path() -> str:
-    """PATH without the template's .venv (and so without its uv): a machine with Python, git and make."""
-    return os.pathsep.join(p for p in os.environ["PATH"].split(os.pathsep) if ".venv" not in p)
+# What a fresh machine lacks: a bare `python` (macOS has python3 only), uv, DVC and the project's tools.
+NOT_ON_A_FRESH_MACHINE = {"python", "uv", "uvx", "dvc", "mlflow", "ruff", "pytest", "pre-commit", "bentoml"}
+NOT_ON_A_FRESH_MACHINE |= {"jupyter", "cookiecutter", "pip", "pip3"}
+
+
+def fresh_machine_path(tmp_path: Path) -> str:
+    """PATH of a machine with Python 3, git and make only: one folder linking the system's commands
+    (/usr/bin, /bin) but none of NOT_ON_A_FRESH_MACHINE, so a recipe that looks a tool up on PATH
+    instead of calling it by path fails here, as it does under macOS's make."""
+    folder = tmp_path / "fresh-machine-bin"
+    folder.mkdir(exist_ok=True)
+    for system in (Path("/usr/bin"), Path("/bin")):
+        for command in system.iterdir():
+            link = folder / command.name
+            if command.name in NOT_ON_A_FRESH_MACHINE or link.exists() or not os.access(command, os.X_OK):
+                continue
+            link.symlink_to(command)
+    assert not [tool for tool in NOT_ON_A_FRESH_MACHINE if shutil.which(tool, path=str(folder))]
+    return str(folder)
+
+
+@contextlib.contextmanager
+def listening_socket() -> Iterator[int]:
+    """A port another program listens on, on 127.0.0.1."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        yield server.getsockname()[1]
+
+
+def test_no_makefile_exports_path() -> None:
+    """macOS's make (3.81) does not look commands up on an exported PATH: each tool goes by path."""
+    for makefile in (TEMPLATE / "Makefile", TEMPLATE / "{{cookiecutter.project_slug}}" / "Makefile"):
+        assert not re.search(r"^\s*export\s+PATH\b", makefile.read_text(), re.MULTILINE), makefile
 
 
 def interpreter(python_version: str) -> str | None:
@@ -42,15 +76,34 @@ def interpreter(python_version: str) -> str | None:
 
 
 @pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")
+def test_make_demo_works_in_a_fresh_clone_on_a_machine_with_python_git_and_make(tmp_path: Path) -> None:
+    """The README's first command: .venv made with the newest python3.x on PATH and a uv that pip
+    puts into it, then the default project generated and its whole pipeline run."""
+    clone = tmp_path / "template"
+    listed = run(["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"], TEMPLATE).stdout
+    for name in filter(None, listed.split("\0")):
+        if (TEMPLATE / name).is_file():
+            (clone / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(TEMPLATE / name, clone / name)
+    env = {**os.environ, "PATH": fresh_machine_path(tmp_path)}
+    env.pop("VIRTUAL_ENV", None)
+    demo = run(["make", "demo"], clone, env=env).stdout
+    assert "== Registration:   passed the gate" in demo, demo
+    assert "== Model registry: models:/wine-quality version 1, aliases ['staging']" in demo
+    assert (clone / ".venv" / "bin" / "uv").exists()  # no uv on this PATH: pip installed one
+    assert (clone / "demo" / "wine-quality" / "dvc.lock").exists()
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")
 def test_make_targets_work_in_a_fresh_project(tmp_path: Path) -> None:
     project = bake(tmp_path)
-    # Only the system's tools on PATH, no uv: `make setup` bootstraps uv with pip into the user
-    # cache (here an empty one), then builds the project's own environment from uv.lock.
+    # Only the system's tools on PATH (no python, uv or dvc): `make setup` bootstraps uv with pip
+    # into the user cache (here an empty one), then builds the project's own environment from uv.lock.
     # Where Python may not cache compiled modules (as in many Docker images), setup compiles what
     # the pipeline imports, and installs neither BentoML nor JupyterLab (added on first use).
     env = {
         **os.environ,
-        "PATH": system_only_path(),
+        "PATH": fresh_machine_path(tmp_path),
         "XDG_CACHE_HOME": str(tmp_path / "cache"),
         "PYTHONDONTWRITEBYTECODE": "1",
     }
@@ -97,6 +150,16 @@ def test_make_targets_work_in_a_fresh_project(tmp_path: Path) -> None:
     make("lint")
     assert "models:/wine-quality@production -> version 1" in make("promote")
     assert "1 (production, staging)" in make("compare")
+    make("gate")
+    make("doctor")
+    # A server's port taken by another program (AirPlay's 5000 on a Mac): refused before it starts.
+    with listening_socket() as busy:
+        for target, variable in (("ui", "PORT"), ("serve", "SERVE_PORT")):
+            refused = run(["make", target, f"{variable}={busy}"], project, check=False, env=env)
+            assert refused.returncode != 0, refused.stdout
+            expected = f"error: port {busy} on 127.0.0.1 is taken by another program: pick another, e.g. make {target} {variable}="
+            assert expected in refused.stderr, refused.stderr
+            assert "http://" not in refused.stdout  # no address printed for a server that never started
     # JupyterLab: added to .venv on first use, on 127.0.0.1 only, behind a token.
     port = free_port()
     target = ["notebook", f"NOTEBOOK_PORT={port}"]
@@ -112,6 +175,9 @@ def test_make_targets_work_in_a_fresh_project(tmp_path: Path) -> None:
             names = {item["name"] for item in json.load(listing)["content"]}
         assert {"explore.ipynb", "compare.ipynb"} <= names
     assert run([".venv/bin/python", "-c", "import jupyterlab"], project).returncode == 0
+    with listening_socket() as busy:
+        refused = run(["make", "notebook", f"NOTEBOOK_PORT={busy}"], project, check=False, env=env)
+        assert "make notebook NOTEBOOK_PORT=" in refused.stderr and refused.returncode != 0, refused.stderr
     # A checkout runs DVC's hook only: ruff checks commits, not checkouts.
     checkout = run(["git", "checkout", "--", "params.yaml"], project, env=hooks_env)
     output = checkout.stdout + checkout.stderr
@@ -135,7 +201,7 @@ def test_each_offered_python_version_sets_up_and_passes_its_tests(
     made = run([".venv/bin/python", "-c", "import sys; print(sys.version)"], project).stdout
     assert made.startswith(f"{python_version}.")
     assert_every_test_passed(
-        run(["make", "test"], project, check=False, env={**env, "PATH": system_only_path()})
+        run(["make", "test"], project, check=False, env={**env, "PATH": fresh_machine_path(tmp_path)})
     )
 
 

@@ -76,7 +76,7 @@ def test_compose_file_matches_the_stack_the_tests_run(tmp_path: Path) -> None:
         assert f"{package}=={pins[package]}".lower() in dockerfile.lower(), package
 
     pyproject = tomllib.loads((project / "pyproject.toml").read_text())
-    assert pyproject["tool"]["composed"]["mlflow_tracking_uri"] == "http://127.0.0.1:5000"
+    assert pyproject["tool"]["composed"]["mlflow_tracking_uri"] == "http://127.0.0.1:5050"
     dvc_config = (project / ".dvc" / "config").read_text()
     assert "endpointurl = http://127.0.0.1:9000" in dvc_config
     assert "verify = true" in dvc_config  # dvc pull hashes what it downloads (test_team: a changed object)

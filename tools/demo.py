@@ -49,7 +49,7 @@ def main() -> None:
     print(f"== Registration:   {decision['reason']}")
     for version, aliases in registered_versions(project, decision["model_name"]):
         print(f"== Model registry: models:/{decision['model_name']} version {version}, aliases {aliases}")
-    print(f"== MLflow UI:      cd {os.path.relpath(project)} && make ui   (http://127.0.0.1:5000)")
+    print(f"== MLflow UI:      cd {os.path.relpath(project)} && make ui   (http://127.0.0.1:5050)")
     print(f"== Experiments:    cd {os.path.relpath(project)} && make exp ARGS='-S train.n_estimators=50'")
 
 

@@ -17,8 +17,11 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import tomllib
 from pathlib import Path
+
+if sys.version_info < (3, 11):  # noqa: UP036 (before tomllib's import fails with a traceback)
+    sys.exit(f"tools/lock.py needs Python 3.11+, not {sys.version.split()[0]}: use the one `make venv` picks")
+import tomllib  # noqa: E402
 
 TEMPLATE = Path(__file__).resolve().parents[1]
 LOCK = TEMPLATE / "{{cookiecutter.project_slug}}" / "uv.lock"

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-from {{ cookiecutter.package_name }}.common.project import project_root
+from {{ cookiecutter.package_name }}.common.project import process_exists, project_root
 
 
 @pytest.fixture
@@ -38,3 +41,17 @@ def test_project_root_is_the_nearest_folder_with_dvc_yaml_without_dvc_root(
     assert project_root() == copy.resolve()
     monkeypatch.setenv("DVC_ROOT", "")  # set but empty: not a folder
     assert project_root() == copy.resolve()
+
+
+def reaped_child_pid() -> int:
+    """The id of a child process that has exited and been waited for: no process has it (until the
+    system gives the id to another, which takes many new processes)."""
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid
+
+
+def test_a_process_exists_while_it_runs_and_not_once_reaped() -> None:
+    """As the liveness checks of RUNNING runs and queued experiments ask it (signal 0 on POSIX)."""
+    assert process_exists(os.getpid())
+    assert not process_exists(reaped_child_pid())

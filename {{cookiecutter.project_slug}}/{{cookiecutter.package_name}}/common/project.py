@@ -47,8 +47,12 @@ def git(*args: str) -> str | None:
 
 def process_exists(pid: int) -> bool:
     """Whether a process with this id runs on this machine."""
+    if os.name == "nt":  # os.kill(pid, 0) would send the process Ctrl-C there
+        import psutil  # DVC's dependency, so in .venv; imported here only: the hooks use this module
+
+        return psutil.pid_exists(pid)
     try:
-        os.kill(pid, 0)
+        os.kill(pid, 0)  # signal 0: only checks that the process exists (POSIX)
     except ProcessLookupError:
         return False
     except PermissionError:

@@ -21,11 +21,14 @@ def open_study(name: str, direction: str) -> optuna.Study:
     """The study `name`, stored in .optuna/<name>.jsonl (Optuna's journal file): new, or continued."""
     import optuna
     from optuna.storages import JournalStorage
-    from optuna.storages.journal import JournalFileBackend
+    from optuna.storages.journal import JournalFileBackend, JournalFileOpenLock
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     STUDIES.mkdir(exist_ok=True)
-    storage = JournalStorage(JournalFileBackend(str(STUDIES / f"{name}.jsonl")))
+    path = str(STUDIES / f"{name}.jsonl")
+    # Optuna's default lock is a symlink, which Windows lets only privileged users make; a file
+    # created with O_EXCL needs none. Both take <name>.jsonl.lock, so they exclude each other.
+    storage = JournalStorage(JournalFileBackend(path, lock_obj=JournalFileOpenLock(path)))
     # A batch's trials are asked before any is told: the constant liar keeps TPE from proposing
     # the same values twice in one batch.
     sampler = optuna.samplers.TPESampler(constant_liar=True)

@@ -1,7 +1,9 @@
 """Once per clone of a team-stack project: `.env` with generated secrets for docker compose, this
 person's S3 keys for DVC, and the TLS proxy's self-signed certificate (`make stack-env`).
 
-Nothing that exists is overwritten: a second run keeps `.env` and the certificate.
+Nothing that exists is overwritten: a second run keeps `.env` and the certificate. `.env` is written
+last, once the certificate and DVC's keys are in place: a failed run leaves no `.env`, and the next run
+starts afresh instead of keeping secrets that went nowhere.
 """
 
 from __future__ import annotations
@@ -9,14 +11,34 @@ from __future__ import annotations
 import secrets
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 from ..common.errors import PipelineError, run_main
-from ..common.files import write_atomic
+from ..common.files import atomic_path, write_atomic
 
 ENV_FILE = Path(".env")
 TLS_DIR = Path("docker", "tls")
 REMOTE = "storage"  # the DVC remote the template configures
+SUBJECT_ALT_NAME = "DNS:localhost,IP:127.0.0.1"  # the names the proxy answers on
+# `openssl req`'s settings, passed as a config file: macOS's LibreSSL has no `-addext`, and both
+# LibreSSL and OpenSSL read `-config` and `-extensions`. The extensions are those OpenSSL's default
+# config gave with `-addext`: a self-signed CA (the clients trust server.crt as their CA file).
+OPENSSL_CONFIG = f"""\
+[req]
+distinguished_name = subject
+prompt = no
+
+[subject]
+CN = localhost
+
+[proxy]
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid:always
+basicConstraints = critical, CA:TRUE
+subjectAltName = {SUBJECT_ALT_NAME}
+"""
+INSTALL_OPENSSL = "install openssl (or fix it) and run `make stack-env` again"
 
 
 def generated_secrets() -> dict[str, str]:
@@ -40,29 +62,40 @@ def read_env(path: Path) -> dict[str, str]:
     return {name.strip(): value.strip() for name, value in pairs}
 
 
+def has_certificate(folder: Path) -> bool:
+    """Whether `folder` holds both the certificate and its key (a run killed between the two
+    renames leaves one: it is made again)."""
+    return (folder / "server.crt").exists() and (folder / "server.key").exists()
+
+
 def write_certificate(folder: Path) -> None:
-    """A self-signed certificate for localhost and 127.0.0.1, and its key, for the TLS proxy."""
-    folder.mkdir(parents=True, exist_ok=True)
-    command = [
-        "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "825", "-subj", "/CN=localhost",
-        "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
-        "-keyout", str(folder / "server.key"), "-out", str(folder / "server.crt"),
-    ]  # fmt: skip
-    try:
-        subprocess.run(command, check=True, capture_output=True)
-    except (OSError, subprocess.CalledProcessError) as error:
-        raise PipelineError(
-            f"openssl could not write the proxy's certificate ({error}): install openssl"
-        ) from error
+    """A self-signed certificate for localhost and 127.0.0.1, and its key, for the TLS proxy: both
+    written whole or not at all. `openssl` is the one on PATH, LibreSSL or OpenSSL."""
+    with tempfile.TemporaryDirectory() as scratch:
+        config = Path(scratch, "openssl.cnf")
+        config.write_text(OPENSSL_CONFIG, encoding="utf-8")
+        with atomic_path(folder / "server.key") as key, atomic_path(folder / "server.crt") as certificate:
+            command = [
+                "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "825",
+                "-config", str(config), "-extensions", "proxy",
+                "-keyout", str(key), "-out", str(certificate),
+            ]  # fmt: skip
+            try:
+                result = subprocess.run(command, capture_output=True, text=True)
+            except OSError as error:  # no openssl on PATH, or not runnable
+                raise PipelineError(
+                    f"could not run openssl for the proxy's certificate ({error}): {INSTALL_OPENSSL}"
+                ) from error
+            if result.returncode != 0:
+                said = (result.stderr.strip().splitlines() or [f"exit status {result.returncode}"])[-1]
+                raise PipelineError(
+                    f"openssl could not write the proxy's certificate ({said.strip()}): {INSTALL_OPENSSL}"
+                )
+            certificate.chmod(0o644)  # public, as openssl writes it (the key keeps mkstemp's 0600)
 
 
-def main() -> None:
-    if ENV_FILE.exists():
-        print(f"{ENV_FILE} exists, keeping it")
-    else:
-        lines = "".join(f"{name}={value}\n" for name, value in generated_secrets().items())
-        write_atomic(ENV_FILE, lambda path: path.write_text(lines, encoding="utf-8"))
-    env = read_env(ENV_FILE)
+def set_dvc_keys(env: dict[str, str]) -> None:
+    """Give DVC's remote this person's S3 keys, in .dvc/config.local (git-ignored)."""
     for option, variable in (
         ("access_key_id", "DVC_PERSON_ACCESS_KEY_ID"),
         ("secret_access_key", "DVC_PERSON_SECRET_ACCESS_KEY"),
@@ -70,13 +103,26 @@ def main() -> None:
         if variable not in env:
             raise PipelineError(f"{ENV_FILE} has no {variable}: move it away and run `make stack-env` again")
         modify = [sys.executable, "-m", "dvc", "remote", "modify", "--local", REMOTE, option, env[variable]]
-        subprocess.run(modify, check=True)
-    if not (TLS_DIR / "server.key").exists():
+        if subprocess.run(modify).returncode != 0:  # DVC said why above
+            raise PipelineError(f"dvc could not set {option} of remote {REMOTE!r}: see DVC's message above")
+
+
+def main() -> None:
+    """Certificate, then DVC's keys, then `.env`: `.env` only once the rest succeeded."""
+    keep = ENV_FILE.exists()
+    env = read_env(ENV_FILE) if keep else generated_secrets()
+    if not has_certificate(TLS_DIR):
         write_certificate(TLS_DIR)
         print(
             f"wrote {TLS_DIR / 'server.crt'} and its key (git-ignored, like all of {TLS_DIR}): "
             "the proxy's self-signed certificate"
         )
+    set_dvc_keys(env)
+    if keep:
+        print(f"{ENV_FILE} exists, keeping it")
+    else:
+        lines = "".join(f"{name}={value}\n" for name, value in env.items())
+        write_atomic(ENV_FILE, lambda path: path.write_text(lines, encoding="utf-8"))
     print(f"wrote {ENV_FILE} (git-ignored) and .dvc/config.local; now: docker compose up -d")
 
 

@@ -14,6 +14,7 @@ import os
 import sys
 
 from ..common.errors import PipelineError, run_main
+from ..ops.ports import ensure_free
 from ..tracking import store
 
 
@@ -39,6 +40,7 @@ def main() -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=5001)
     args = parser.parse_args()
+    ensure_free(args.host, args.port, "serve", "SERVE_PORT")
     # The server resolves models:/ URIs in the project's store (or the team's server).
     os.environ["MLFLOW_TRACKING_URI"] = store.reachable_tracking_uri()
     check_model(args.model)
