@@ -1,6 +1,9 @@
 # The template's own commands. Needs only Python 3.11+, git and make.
-# The newest Python 3 of these on PATH; PYTHON3=path picks another.
-PYTHON3 ?= $(firstword $(foreach name,python3.13 python3.12 python3.11 python3,$(shell command -v $(name) 2>/dev/null)))
+# The newest of these Pythons that runs here (a pyenv shim may exist and not run); PYTHON3=path picks.
+ifndef PYTHON3
+PYTHON3 := $(firstword $(foreach name,python3.13 python3.12 python3.11 python3,\
+	$(shell $(name) -c 'import sys; print(sys.executable)' 2>/dev/null)))
+endif
 VENV := .venv
 PY := $(VENV)/bin/python
 # One lock for the template and the projects it generates (tools/lock.py: how it is shared).

@@ -75,6 +75,36 @@ def interpreter(python_version: str) -> str | None:
     return None
 
 
+def test_make_venv_takes_the_newest_python_that_runs(tmp_path: Path) -> None:
+    """python3.13 first, but a pyenv shim of a version not selected exists and fails: it is passed over."""
+    path = fresh_machine_path(tmp_path)
+    shim = Path(path) / "python3.13"
+    shim.write_text("#!/bin/sh\necho 'pyenv: python3.13: command not found' >&2\nexit 127\n")
+    shim.chmod(0o755)
+    newest = next(filter(None, (shutil.which(f"python3.{minor}", path=path) for minor in (12, 11))))
+    chosen = subprocess.run(
+        [newest, "-c", "import sys; print(sys.executable)"], capture_output=True, text=True
+    )
+    planned = run(["make", "-n", "-B", "venv"], TEMPLATE, env={**os.environ, "PATH": path}).stdout
+    assert f'"{chosen.stdout.strip()}" -m venv .venv' in planned, planned
+
+
+def test_make_venv_refuses_a_python_older_than_3_11_in_one_line(tmp_path: Path) -> None:
+    """Before .venv exists (Xcode's python3 is 3.9): the version found, and how to get 3.11+."""
+    older = interpreter("3.10") or interpreter("3.9")
+    if older is None:
+        pytest.skip("this machine has no Python 3.9 or 3.10 to refuse")
+    for name in ("Makefile", "requirements.txt", "tools/lock.py", "{{cookiecutter.project_slug}}/uv.lock"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(TEMPLATE / name, tmp_path / name)
+    refused = run(["make", "venv", f"PYTHON3={older}"], tmp_path, check=False)
+    assert refused.returncode != 0
+    (line,) = [line for line in refused.stderr.splitlines() if line.startswith("error: ")]
+    found = run([older, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"], tmp_path).stdout.strip()
+    assert f"{older} is Python {found}; the template needs 3.11+" in line and "make PYTHON3=" in line, line
+    assert not (tmp_path / ".venv").exists()
+
+
 @pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")
 def test_make_demo_works_in_a_fresh_clone_on_a_machine_with_python_git_and_make(tmp_path: Path) -> None:
     """The README's first command: .venv made with the newest python3.x on PATH and a uv that pip
