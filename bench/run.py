@@ -50,8 +50,8 @@ CATEGORY_VALUES = (3, 5, 10, 30, 200)  # distinct values of its 5 text columns (
 BARE_METRICS = textwrap.dedent(
     f"""
     from pathlib import Path
-    import joblib, pandas as pd
-    from {PACKAGE} import schema, tasks
+    import pandas as pd
+    from {PACKAGE} import model_file, schema, tasks
     from {PACKAGE}.config import load_params
     from {PACKAGE}.stages.prepare import prepare
     from {PACKAGE}.gate import gate_failures
@@ -60,9 +60,9 @@ BARE_METRICS = textwrap.dedent(
     task = tasks.load(table.task)
     out = Path("bench-bare")
     prepare(Path(table.raw), out, params.prepare)
-    train(out / "train.parquet", out / "model.joblib", params.train)
+    train(out / "train.parquet", out / "model.skops", params.train)
     test = pd.read_parquet(out / "test.parquet")
-    model = joblib.load(out / "model.joblib")
+    model = model_file.load(out / "model.skops")
     features, target = schema.conform(test, table), test[table.target]
     predictions = task.predict(model, features, target, params.evaluate.positive_class)
     metrics = task.score(target, predictions)
@@ -408,7 +408,7 @@ def measure_scale(scratch: Path, sizes: list[int], repeats: int) -> list[tuple[s
     for size in sizes:
         write_synthetic(scale, size)
         prep_s, prep_mb = peak_run([*prepare, "--out", "data/prepared"], scale)
-        train_s, train_mb = peak_run([*train, "--model", "models/model.joblib"], scale)
+        train_s, train_mb = peak_run([*train, "--model", "models/model.skops"], scale)
         rows.append(
             (
                 f"(5) {size:,} rows x 20 columns: prepare, train (10 trees)",
@@ -418,11 +418,11 @@ def measure_scale(scratch: Path, sizes: list[int], repeats: int) -> list[tuple[s
         )
     evaluate = [
         *stage, f"{PACKAGE}.stages.evaluate", *schema, "--train", "data/prepared/train.parquet",
-        "--test", "data/prepared/test.parquet", "--model", "models/model.joblib", "--live", "dvclive",
+        "--test", "data/prepared/test.parquet", "--model", "models/model.skops", "--live", "dvclive",
     ]  # fmt: skip
     register = [
         *stage, f"{PACKAGE}.stages.register", *schema, "--test", "data/prepared/test.parquet",
-        "--unlabeled", "data/prepared/unlabeled.parquet", "--model", "models/model.joblib",
+        "--unlabeled", "data/prepared/unlabeled.parquet", "--model", "models/model.skops",
         "--metrics", "dvclive/metrics.json", "--images", "dvclive/plots/images", "--out", "reports/registration.json",
     ]  # fmt: skip
     eval_s, eval_mb = peak_run(evaluate, scale)

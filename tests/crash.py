@@ -76,9 +76,9 @@ def assert_left_by(
     else:
         assert temporary == []
     locked = dvc_lock_hashes(project)
-    model = project / "models" / "model.joblib"
+    model = project / "models" / "model.skops"
     if stage in ("train", "evaluate"):  # the model written; DVC recorded it only when train ended
-        assert (hashlib.md5(model.read_bytes()).hexdigest() == locked["models/model.joblib"]) == (
+        assert (hashlib.md5(model.read_bytes()).hexdigest() == locked["models/model.skops"]) == (
             stage == "evaluate"
         )
     if stage == "evaluate":  # dvclive writes metrics.json at the end: nothing of evaluate's yet

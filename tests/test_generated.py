@@ -87,7 +87,7 @@ def test_repro_registers_a_model_that_traces_back(combo: Combo, reproduced) -> N
     raw_md5 = yaml.safe_load((project / f"{combo.raw}.dvc").read_text())["outs"][0]["md5"]
     assert run_data.tags["git_commit"] == head
     assert run_data.tags["git_dirty"] == "false"  # run on the generated commit as it is
-    assert run_data.tags["dvc_model_md5"] == dvc_lock_hashes(project)["models/model.joblib"]
+    assert run_data.tags["dvc_model_md5"] == dvc_lock_hashes(project)["models/model.skops"]
     assert run_data.tags["dvc_data_md5"] == raw_md5
     assert run_data.params["train.model"] == combo.model
     assert run_data.tags["data_source"] == combo.raw
@@ -129,7 +129,7 @@ def test_repro_is_deterministic_and_data_reaches_the_remote(combo: Combo, reprod
     for path in (
         "data/prepared/train.parquet",
         "data/prepared/test.parquet",
-        "models/model.joblib",
+        "models/model.skops",
         "dvclive/metrics.json",
     ):
         assert after[path] == before[path], path
@@ -139,7 +139,7 @@ def test_repro_is_deterministic_and_data_reaches_the_remote(combo: Combo, reprod
         remote_files = {
             p.parent.name + p.name for p in (project.parent / "dvc-remote").rglob("*") if p.is_file()
         }
-        assert before["models/model.joblib"] in remote_files
+        assert before["models/model.skops"] in remote_files
 
 
 @combos_without_remote

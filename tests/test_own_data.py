@@ -51,7 +51,7 @@ def test_raw_rows_are_predicted_through_the_registry_and_the_model_file(
     rows.to_csv(tmp_path / "rows.csv", index=False)
     name = json.loads((project / "reports" / "registration.json").read_text())["model_name"]
     outputs = {}
-    for model, file_name in ((f"models:/{name}@staging", "staging.csv"), ("models/model.joblib", "file.csv")):
+    for model, file_name in ((f"models:/{name}@staging", "staging.csv"), ("models/model.skops", "file.csv")):
         output = tmp_path / file_name
         result = run(
             ["make", "predict", f"MODEL={model}", f"INPUT={tmp_path / 'rows.csv'}", f"OUTPUT={output}"],

@@ -96,7 +96,6 @@ def test_confusion_matrix_data_counts_the_test_split(reproduced) -> None:
 def test_a_large_regression_test_split_plots_the_same_sample_of_it(tmp_path: Path) -> None:
     """Predicted against actual for `dvc plots` stays at 1,000 points however large the test split:
     real (actual, predicted) pairs of the split, the same ones when evaluate runs again."""
-    import joblib
     import numpy as np
     import pandas as pd
 
@@ -113,7 +112,10 @@ def test_a_large_regression_test_split_plots_the_same_sample_of_it(tmp_path: Pat
     points = json.loads(plotted.read_text())
     test = pd.read_parquet(project / "data" / "prepared" / "test.parquet")
     assert len(test) == 2_000 and len(points) == 1_000
-    model = joblib.load(project / "models" / "model.joblib")
+    import skops.io
+
+    file = project / "models" / "model.skops"  # the project's own, of scikit-learn types only
+    model = skops.io.load(file, trusted=skops.io.get_untrusted_types(file=file))
     pairs = dict(zip(test["target"], model.predict(test.drop(columns="target")), strict=True))  # all numbers
     assert len(pairs) == len(test)
     for point in points:

@@ -47,7 +47,7 @@ def predict(project: Path, model: str, rows: Path, output: Path, check: bool = T
 def test_predict_from_registry_alias_and_from_model_file_agree(promoted: Path, tmp_path: Path) -> None:
     raw = promoted / "data" / "raw" / "breast_cancer.csv"
     predict(promoted, "models:/scored@production", raw, tmp_path / "registry.csv")
-    predict(promoted, "models/model.joblib", raw, tmp_path / "file.csv")
+    predict(promoted, "models/model.skops", raw, tmp_path / "file.csv")
     scores = pd.read_csv(tmp_path / "registry.csv")
     assert list(scores.columns) == ["prediction", "probability_0", "probability_1"]
     assert len(scores) == len(pd.read_csv(raw))

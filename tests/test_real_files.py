@@ -213,7 +213,7 @@ def test_hostile_names_run_the_whole_pipeline_and_unlabeled_rows_are_scored(
         rows, sep=";", decimal=",", encoding="cp1252", index=False
     )
     outputs = []
-    for source in (model, "models/model.joblib"):
+    for source in (model, "models/model.skops"):
         output = tmp_path / f"scores-{len(outputs)}.csv"
         run(["make", "predict", f"MODEL={source}", f"INPUT={rows}", f"OUTPUT={output}"], project)
         outputs.append(output.read_bytes())
@@ -274,7 +274,7 @@ def test_any_file_and_column_names_adopt_train_and_predict(
     run(["make", "adopt", f"DATA={table}", f"TARGET={target}"], project)
     run([*DVC, "repro", "train"], project)
     scores = tmp_path / "scores.csv"
-    run(["make", "predict", "MODEL=models/model.joblib", f"INPUT={table}", f"OUTPUT={scores}"], project)
+    run(["make", "predict", "MODEL=models/model.skops", f"INPUT={table}", f"OUTPUT={scores}"], project)
     predicted = pd.read_csv(scores, keep_default_na=False, dtype=str)
     assert len(predicted) == rows and set(predicted["prediction"]) <= set(labels)
     assert not list(project.rglob("PWNED")) and not list(tmp_path.rglob("PWNED"))

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import pickle
 import shutil
 import subprocess
 import sys
@@ -202,6 +203,56 @@ def test_dvc_pull_refuses_an_object_changed_in_the_bucket(
     assert result.returncode != 0
     assert "Checkout failed for following targets:\ndata/raw/wine.csv" in result.stderr, result.stderr
     assert not (clone / "data" / "raw" / "wine.csv").exists()  # refused, not loaded
+
+
+class WritesAFile:
+    """Pickled, a call that creates a file when the pickle is loaded: what a leaked key could put
+    in place of the model, to run code on every machine that loads it."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self) -> tuple:
+        return open, (str(self.marker), "w")
+
+
+def test_a_pickle_swapped_for_the_model_in_the_bucket_is_refused_and_never_runs(
+    stack: TeamStack, team_project: Path, tmp_path: Path
+) -> None:
+    """`dvc pull` refuses the changed object (verify); with verify turned off it comes down, and
+    loading it is refused in one line: the model file is read by skops, never unpickled."""
+    import boto3
+
+    clone = tmp_path / "clone"
+    run(["git", "clone", "--quiet", str(team_project), str(clone)], tmp_path)
+    md5 = dvc_lock_hashes(clone)["models/model.skops"]
+    key = f"{MODEL}/files/md5/{md5[:2]}/{md5[2:]}"
+    marker = tmp_path / "the pickle ran"
+    payload = pickle.dumps(WritesAFile(marker))
+    s3 = boto3.client("s3", endpoint_url=stack.s3_endpoint, **aws_kwargs())
+    original = s3.get_object(Bucket=DVC_BUCKET, Key=key)["Body"].read()
+    s3.put_object(Bucket=DVC_BUCKET, Key=key, Body=payload)
+    try:
+        verified = dvc(clone, stack, "pull", check=False)
+        assert verified.returncode != 0 and "models/model.skops" in verified.stderr, verified.stderr
+        assert not (clone / "models" / "model.skops").exists()
+        dvc(clone, stack, "remote", "modify", "--local", "storage", "verify", "false")
+        dvc(clone, stack, "pull", "--force")
+    finally:
+        s3.put_object(Bucket=DVC_BUCKET, Key=key, Body=original)
+    assert (clone / "models" / "model.skops").read_bytes() == payload
+    predict = [
+        sys.executable,
+        "-m",
+        f"{MODEL.replace('-', '_')}.serving.predict",
+        "--model",
+        "models/model.skops",
+    ]
+    predict += ["--input", "data/raw/wine.csv", "--output", str(tmp_path / "scores.csv")]
+    refused = run(predict, clone, check=False, env=stack.client_env())
+    assert refused.returncode == 1
+    assert "error: models/model.skops is not a model file in skops's format" in refused.stderr, refused.stderr
+    assert not marker.exists() and not (tmp_path / "scores.csv").exists()
 
 
 def server_versions(stack: TeamStack, name: str) -> list[str]:

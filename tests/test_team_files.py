@@ -103,8 +103,11 @@ def test_make_stack_env_writes_secrets_once_outside_git(tmp_path: Path) -> None:
     """`make stack-env`: .env with generated secrets for docker compose, the same S3 keys for DVC
     in .dvc/config.local, nothing for git to commit; a second run keeps the secrets."""
     project = bake(tmp_path, project_name="stacked", team_stack="yes")
-    first = run(["make", "stack-env"], project).stdout
+    # Under the common umask 022 (files 0644): every file holding a secret is its owner's only.
+    first = run(["sh", "-c", "umask 022 && exec make stack-env"], project).stdout
     assert "wrote .env" in first
+    for secret in (".env", ".dvc/config.local", "docker/tls/server.key"):
+        assert (project / secret).stat().st_mode & 0o777 == 0o600, secret
     secrets = dict(line.split("=", 1) for line in (project / ".env").read_text().splitlines())
     assert set(secrets) == {
         "POSTGRES_PASSWORD",

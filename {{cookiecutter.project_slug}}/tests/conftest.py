@@ -101,9 +101,9 @@ def reproduced(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def run_pipeline(raw: Path, out: Path, params: Params) -> tuple[dict, dict]:
     """prepare -> train -> evaluate -> the MLflow run of `register` on `raw`; return (run ids, metrics)."""
     prepare(raw, out / "prepared", params.prepare)
-    train(out / "prepared" / "train.parquet", out / "model.joblib", params.train)
+    train(out / "prepared" / "train.parquet", out / "model.skops", params.train)
     paths = {"train": out / "prepared" / "train.parquet", "test": out / "prepared" / "test.parquet"}
-    metrics = evaluate(paths | {"model": out / "model.joblib"}, out / "live", params.evaluate)
+    metrics = evaluate(paths | {"model": out / "model.skops"}, out / "live", params.evaluate)
     return record_run(raw, out, params, metrics), metrics
 
 
@@ -114,7 +114,7 @@ def record_run(raw: Path, out: Path, params: Params, metrics: dict) -> dict:
         "schema": schema.SCHEMA_FILE,
         "test": out / "prepared" / "test.parquet",
         "unlabeled": out / "prepared" / "unlabeled.parquet",
-        "model": out / "model.joblib",
+        "model": out / "model.skops",
         "images": out / "live" / "plots" / "images",
         "environment": PROJECT_ROOT / "uv.lock",  # stands in for the pins that `dvc repro` derives from it
     }

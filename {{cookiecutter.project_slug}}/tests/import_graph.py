@@ -86,7 +86,7 @@ def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
 
 
 def calls(path: Path, function: str) -> bool:
-    """Whether the module at `path` calls `function`, written as `module.name` (`joblib.load`)."""
+    """Whether the module at `path` calls `function`, written as `module.name` (`importlib.import_module`)."""
     owner, name = function.rsplit(".", 1)
     return any(
         isinstance(node, ast.Call)

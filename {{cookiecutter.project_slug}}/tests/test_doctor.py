@@ -1,8 +1,14 @@
-"""ops.doctor: what a signed-in identity may do, and the plots templates dvc.yaml names."""
+"""ops.doctor: what a signed-in identity may do, the plots templates dvc.yaml names, and who may
+read the files holding secrets."""
 
 from __future__ import annotations
 
-from {{ cookiecutter.package_name }}.ops.doctor import grant_on, template_names
+from pathlib import Path
+
+import pytest
+
+from {{ cookiecutter.package_name }}.ops.doctor import check_secret_files, grant_on, template_names
+from {{ cookiecutter.package_name }}.ops.report import Report
 
 # What a tracking server's /users/current and /users/current/permissions answer, put together.
 ALICE = {
@@ -53,3 +59,27 @@ def test_template_names_are_found_at_any_depth_of_dvc_yaml() -> None:
     }
     assert template_names(dvc_yaml) == {"${task}", "simple", "linear"}
     assert template_names({"stages": {"prepare": {"cmd": "true"}}}) == set()
+
+
+def test_a_secrets_file_others_can_read_is_named_with_the_chmod_that_fixes_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / ".dvc").mkdir()
+    (tmp_path / ".env").write_text("POSTGRES_PASSWORD=secret\n")
+    (tmp_path / ".dvc" / "config.local").write_text("['remote \"storage\"']\n")
+    (tmp_path / ".env").chmod(0o600)
+    (tmp_path / ".dvc" / "config.local").chmod(0o644)  # as DVC writes it under umask 022
+    report = Report()
+    check_secret_files(report, tmp_path)
+    assert report.problems == 1
+    assert capsys.readouterr().out == (
+        "problem: .dvc/config.local can be read by other users of this machine (keys or passwords). "
+        "Fix: chmod 600 .dvc/config.local\n"
+    )
+    (tmp_path / ".dvc" / "config.local").chmod(0o600)
+    check_secret_files(report, tmp_path)
+    assert report.problems == 1  # no new one
+    assert (
+        capsys.readouterr().out
+        == "ok: files with secrets readable by their owner only: .env, .dvc/config.local\n"
+    )

@@ -45,12 +45,12 @@ def test_a_pipeline_error_is_one_error_line_and_exit_status_1(capsys: pytest.Cap
 
 def test_a_system_error_is_reported_in_one_line(capsys: pytest.CaptureFixture[str]) -> None:
     def disk_full() -> None:
-        raise OSError(28, "No space left on device", "models/model.joblib")
+        raise OSError(28, "No space left on device", "models/model.skops")
 
     with pytest.raises(SystemExit) as exit_info:
         run_main(disk_full)
     assert exit_info.value.code == 1
-    assert capsys.readouterr().err == "error: [Errno 28] No space left on device: 'models/model.joblib'\n"
+    assert capsys.readouterr().err == "error: [Errno 28] No space left on device: 'models/model.skops'\n"
 
 
 def test_a_command_that_succeeds_returns(capsys: pytest.CaptureFixture[str]) -> None:

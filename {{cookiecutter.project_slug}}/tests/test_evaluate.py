@@ -21,11 +21,11 @@ def test_the_positive_class_is_a_param_and_must_be_a_class(
     """With two classes, roc_auc and the curves score `evaluate.positive_class` (default: the rarer
     class), which must be one of the classes; with more classes, or for regression, it is unused."""
     prepare(tiny_raw, tmp_path, params.prepare)
-    train(tmp_path / "train.parquet", tmp_path / "model.joblib", params.train)
+    train(tmp_path / "train.parquet", tmp_path / "model.skops", params.train)
     paths = {
         "train": tmp_path / "train.parquet",
         "test": tmp_path / "test.parquet",
-        "model": tmp_path / "model.joblib",
+        "model": tmp_path / "model.skops",
     }
     wrong = params.evaluate.model_copy(update={"positive_class": "no such class"})
     classes = (

@@ -10,7 +10,7 @@ from {{ cookiecutter.package_name }}.common.files import write_atomic
 
 
 def test_a_failed_write_leaves_the_previous_output_intact(tmp_path: Path) -> None:
-    output = tmp_path / "model.joblib"
+    output = tmp_path / "model.skops"
     output.write_text("previous model")
 
     def crash(path: Path) -> None:

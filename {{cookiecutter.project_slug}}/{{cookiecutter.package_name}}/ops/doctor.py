@@ -7,7 +7,8 @@
   may write or only read (and which credential settings are in use, never their values);
 - git and DVC: a repository with a commit, the raw data as its .dvc file records it, and the
   plots templates dvc.yaml names;
-- the environment: the installed packages at the versions uv.lock pins for the pipeline.
+- the environment: the installed packages at the versions uv.lock pins for the pipeline;
+- secrets at rest: `.env`, `.dvc/config.local` and the TLS key readable by their owner only.
 
 Each line starts with `ok:` or `problem:`; a problem says what is wrong and how to fix it.
 Exit status 1 when there is a problem. `--remote` checks only the DVC remote (`make push` uses it).
@@ -176,6 +177,25 @@ def check_repository(report: Report) -> None:
             report.problem(f"DVC-tracked data {out} is {state}, and not in DVC's cache", "run `dvc pull`")
 
 
+# Files that hold keys or passwords: the team stack's secrets, DVC's keys of this clone, the TLS key.
+SECRET_FILES = (Path(".env"), Path(".dvc", "config.local"), Path("docker", "tls", "server.key"))
+
+
+def check_secret_files(report: Report, root: Path) -> None:
+    """Each of SECRET_FILES under `root` that exists is readable and writable by its owner only."""
+    present = [name for name in SECRET_FILES if (root / name).is_file()]
+    exposed = [str(name) for name in present if (root / name).stat().st_mode & 0o077]
+    if exposed:
+        report.problem(
+            f"{', '.join(exposed)} can be read by other users of this machine (keys or passwords)",
+            f"chmod 600 {' '.join(exposed)}",
+        )
+    else:
+        report.ok(
+            f"files with secrets readable by their owner only: {', '.join(map(str, present)) or 'none here'}"
+        )
+
+
 def check_environment(report: Report) -> None:
     """The installed packages the pipeline runs on, at the versions uv.lock pins."""
     try:
@@ -236,6 +256,7 @@ def main() -> None:
         check_repository(report)
         check_environment(report)
         check_plots_templates(report)
+        check_secret_files(report, project_root())
     check_remote(report)
     sys.exit(1 if report.problems else 0)
 

@@ -105,6 +105,7 @@ def set_dvc_keys(env: dict[str, str]) -> None:
         modify = [sys.executable, "-m", "dvc", "remote", "modify", "--local", REMOTE, option, env[variable]]
         if subprocess.run(modify).returncode != 0:  # DVC said why above
             raise PipelineError(f"dvc could not set {option} of remote {REMOTE!r}: see DVC's message above")
+    Path(".dvc", "config.local").chmod(0o600)  # DVC writes it with the umask's mode: 0644, for anyone
 
 
 def main() -> None:

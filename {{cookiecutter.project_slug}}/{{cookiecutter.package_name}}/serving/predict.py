@@ -1,7 +1,7 @@
 """Predict new rows with a registered model, or with the DVC-tracked model file.
 
     python -m <package>.serving.predict --model models:/<name>@production --input new.csv --output scores.csv
-    python -m <package>.serving.predict --model models/model.joblib --input new.csv --output scores.csv
+    python -m <package>.serving.predict --model models/model.skops --input new.csv --output scores.csv
 
 The input (CSV or Parquet) holds raw rows as the table has them: text categories, empty cells. It
 needs the model's feature columns (those of its MLflow signature, or for a model file those of
@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from .. import schema
+from .. import model_file, schema
 from ..common.errors import PipelineError, run_main
 from ..common.files import write_atomic
 from ..common.project import project_root
@@ -36,25 +36,24 @@ def load_model(model: str) -> tuple[Any, schema.Schema]:
     """The fitted model and the description of its feature columns, from a `models:/` URI (its
     signature) or a model file (data/schema.yaml)."""
     if not model.startswith(("models:/", "runs:/")):
-        import joblib
-
         path = Path(model)
         if not path.is_file():
             raise PipelineError(
                 f"{model} is neither a models:/ URI nor a model file: run `dvc pull` or `dvc repro`"
             )
-        return joblib.load(path), schema.load(project_root() / schema.SCHEMA_FILE)
+        return model_file.load(path), schema.load(project_root() / schema.SCHEMA_FILE)
     store.connect()
-    import mlflow.sklearn
+    from mlflow.artifacts import download_artifacts
     from mlflow.exceptions import MlflowException
     from mlflow.models import get_model_info
 
     try:
         inputs = get_model_info(model).signature.inputs.inputs
-        loaded = mlflow.sklearn.load_model(model)
+        folder = Path(download_artifacts(artifact_uri=model))
     except MlflowException as error:
         raise PipelineError(f"can't load {model}: {error.message.splitlines()[0]}") from None
-    return loaded, signature_schema(inputs)
+    # Read with this project's trusted types, not those the run that logged it wrote beside it.
+    return model_file.load_logged(folder), signature_schema(inputs)
 
 
 def signature_schema(inputs: list[ColSpec]) -> schema.Schema:

@@ -12,12 +12,13 @@ writes it; other keys, such as the target, are ignored. The answer has one `{"pr
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import bentoml
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
-from .. import schema
+from .. import model_file, schema
 from .bento import MODEL_TAG, STORE_NAME
 
 KINDS = {"number": float, "category": str}
@@ -57,10 +58,9 @@ class ModelService:
     model_ref = MODEL  # `bentoml build` packs this model into the Bento
 
     def __init__(self) -> None:
-        import mlflow.sklearn
-
-        # The scikit-learn Pipeline itself (not MLflow's pyfunc wrapper): predict_proba, classes_.
-        self.model = mlflow.sklearn.load_model(self.model_ref.path_of("mlflow_model"))
+        # The scikit-learn Pipeline itself (not MLflow's pyfunc wrapper): predict_proba, classes_;
+        # read with the project's trusted types, not those stored beside it.
+        self.model = model_file.load_logged(Path(self.model_ref.path_of("mlflow_model")))
 
     @bentoml.api
     def predict(self, rows: list[Row]) -> list[Prediction]:  # type: ignore[valid-type]

@@ -9,11 +9,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-import joblib
 import matplotlib
 import pandas as pd
 
-from .. import schema, tasks
+from .. import model_file, schema, tasks
 from ..common.errors import run_main
 from ..common.failpoints import fail_point
 from ..config import EvaluateParams, load_params
@@ -71,7 +70,7 @@ def evaluate(
     task = tasks.load(table.task)
     data = pd.read_parquet(paths["test"])
     features, target = schema.conform(data, table), data[table.target]
-    model = joblib.load(paths["model"])
+    model = model_file.load(paths["model"])
     predictions = task.predict(model, features, target, params.positive_class)
     metrics = task.score(target, predictions)
     train_target = pd.read_parquet(paths["train"], columns=[table.target])[table.target]

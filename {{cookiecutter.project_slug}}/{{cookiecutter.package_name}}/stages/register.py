@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .. import schema, tasks
+from .. import model_file, schema, tasks
 from ..common.errors import PipelineError, run_main
 from ..common.failpoints import fail_point
 from ..common.files import read_json, write_json
@@ -41,13 +41,12 @@ LOGGED_PARAMS = ("prepare", "train", "evaluate")  # params.yaml sections the run
 def load_model(model_path: Path, test_path: Path, table: schema.Schema) -> tuple[Any, pd.DataFrame]:
     """The fitted model, and the first test rows' features as its input example (read without
     loading the whole split)."""
-    import joblib
     import pyarrow.parquet as pq
 
     first_rows = next(pq.ParquetFile(test_path).iter_batches(batch_size=EXAMPLE_ROWS), None)
     if first_rows is None:
         raise PipelineError(f"{test_path} has no rows: rerun `dvc repro` to prepare the data again")
-    return joblib.load(model_path), schema.conform(first_rows.to_pandas(), table)
+    return model_file.load(model_path), schema.conform(first_rows.to_pandas(), table)
 
 
 def row_count(path: Path) -> int:

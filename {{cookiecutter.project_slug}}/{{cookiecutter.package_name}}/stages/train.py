@@ -1,8 +1,8 @@
 """Stage `train`: fit the model `params.yaml` describes and save it as a plain file.
 
 The model is one scikit-learn Pipeline (see model.py): the table's raw feature columns go in. The
-file (joblib, compressed) is DVC's copy of the model, usable without MLflow; `register` logs the
-same model to MLflow. joblib files are pickles: load only files you trust (your own DVC cache).
+file (skops's format, see model_file.py) is DVC's copy of the model, usable without MLflow;
+`register` logs the same model to MLflow.
 """
 
 from __future__ import annotations
@@ -10,15 +10,14 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-import joblib
 import pandas as pd
 
 from .. import schema
 from ..common.errors import run_main
 from ..common.failpoints import fail_point
-from ..common.files import write_atomic
 from ..config import TrainParams, load_params
 from ..model import build_model
+from ..model_file import save
 
 
 def train(
@@ -28,7 +27,7 @@ def train(
     table = schema.load(schema_path)
     data = pd.read_parquet(train_path)
     model = build_model(table, params).fit(schema.conform(data, table), data[table.target])
-    write_atomic(model_path, lambda path: joblib.dump(model, path, compress=3))
+    save(model, model_path)
     fail_point("train.model_written")
 
 
