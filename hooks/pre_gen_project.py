@@ -31,11 +31,13 @@ FREE_TEXT_OPTIONS = ("project_name", "author_name", "description")
 # separators, and lone surrogates (no UTF-8 file can hold one). A line break in the description or
 # the author breaks the package's metadata (setuptools cuts the summary at it).
 NOT_ONE_LINE = frozenset({"Cc", "Zl", "Zp", "Cs"})
-# Import names a generated package must not shadow: its own dependencies and their tools.
+# Import names a generated package must not shadow: every module its code and tests import
+# (tests/test_options.py checks the list against them), and the tools around them.
 DEPENDENCY_MODULES = frozenset({
-    "dvc", "dvclive", "mlflow", "sklearn", "pandas", "numpy", "scipy", "yaml", "pydantic", "pyarrow",
-    "joblib", "skops", "matplotlib", "pytest", "ruff", "boto3", "botocore", "s3fs", "cookiecutter",
-    "setuptools", "pip", "git", "tests",
+    "dvc", "dvc_render", "dvclive", "mlflow", "sklearn", "pandas", "numpy", "scipy", "yaml", "pydantic",
+    "pyarrow", "joblib", "skops", "matplotlib", "optuna", "bentoml", "sqlalchemy", "fsspec", "s3fs",
+    "psutil", "python_calamine", "openpyxl", "zstandard", "threadpoolctl", "nbformat", "nbclient",
+    "hypothesis", "pytest", "ruff", "boto3", "botocore", "cookiecutter", "setuptools", "pip", "git", "tests",
 })  # fmt: skip
 
 

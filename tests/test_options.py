@@ -3,11 +3,13 @@ message shows a secret, and free text reaches TOML and the hooks exactly."""
 
 from __future__ import annotations
 
+import ast
 import json
 import re
 import string
 import sys
 import tomllib
+from pathlib import Path
 
 import pytest
 from conftest import BAD_OPTIONS, DEFAULTS, OPTIONS, SECRETS, TEMPLATE, load_module
@@ -38,6 +40,33 @@ def test_a_sample_takes_its_own_target_and_task() -> None:
         "target='y' is not valid: the sample 'diabetes' predicts the column 'target'",
         "task='classification' is not valid: the sample 'diabetes' is a regression task; choose auto",
     ]
+
+
+def imported_modules(project: Path) -> set[str]:
+    """The top-level modules the generated project's code and tests import (not the standard
+    library's, not its own package or test helpers)."""
+    own = {path.stem for path in (project / "tests").glob("*.py")} | {"__future__", "package"}
+    names: set[str] = set()
+    for path in project.rglob("*.py"):
+        source = path.read_text(encoding="utf-8").replace("{{ cookiecutter.package_name }}", "package")
+        for node in ast.walk(ast.parse(source)):
+            if isinstance(node, ast.Import):
+                names |= {alias.name.split(".")[0] for alias in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names.add(node.module.split(".")[0])
+    return names - set(sys.stdlib_module_names) - own
+
+
+def test_a_package_may_not_shadow_any_module_the_project_imports() -> None:
+    imported = imported_modules(TEMPLATE / "{{cookiecutter.project_slug}}")
+    assert {"mlflow", "optuna", "sqlalchemy"} <= imported  # the walk finds lazy imports too
+    assert imported - pre_gen.DEPENDENCY_MODULES == set()
+    for name in sorted(imported):
+        problems = pre_gen.check_options({**DEFAULTS, "package_name": name})
+        assert problems == [
+            f"package_name={name!r} is not valid: it would shadow the module of that name "
+            "the project imports; pick another name"
+        ]
 
 
 # Property tests: bounded, and no example database written into the repository.
