@@ -1,13 +1,22 @@
-"""experiments.tune: Optuna's search space from params.yaml's `tune:` ranges, and the objective."""
+"""experiments.tune: Optuna's search space from params.yaml's `tune:` ranges, the objective, and
+what is told back to Optuna."""
 
 from __future__ import annotations
 
+import shutil
+import subprocess
+from pathlib import Path
+
+import optuna
 import pytest
-from conftest import TABLE
+from conftest import PROJECT_ROOT, TABLE
 from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
+from optuna.trial import TrialState
 
 from {{ cookiecutter.package_name }}.config import Params, TuneParams
-from {{ cookiecutter.package_name }}.experiments.tune import objective, search_space
+from {{ cookiecutter.package_name }}.experiments.study import study_run
+from {{ cookiecutter.package_name }}.experiments.tune import objective, search_space, tell
+from {{ cookiecutter.package_name }}.tracking import store
 
 # Each task's metrics with their goal, and the first metric of its ranking: the objective when
 # `tune.metric` is null.
@@ -51,3 +60,35 @@ def test_without_a_tune_metric_the_objective_is_the_first_ranking_metric(params:
     unset = params.model_copy(update={"tune": params.tune.model_copy(update={"metric": None})})
     first = FIRST_RANKED[TABLE.task]
     assert objective(unset) == (first, DIRECTIONS[TABLE.task][first])
+
+
+def test_a_trial_whose_experiment_was_not_saved_fails_and_its_run_is_marked_killed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mlflow_store: str
+) -> None:
+    """Ctrl-C can stop an experiment after its pipeline logged a finished run and before DVC saved
+    it: that trial has nothing to adopt. Its sibling, saved as refs/exps/..., keeps its value."""
+    monkeypatch.chdir(tmp_path)
+    shutil.copy(PROJECT_ROOT / "pyproject.toml", tmp_path)  # the store's settings
+    git = ("git", "-c", "user.name=t", "-c", "user.email=t@example.invalid")
+    subprocess.run([*git, "init", "-q"], check=True)
+    subprocess.run([*git, "commit", "-q", "--allow-empty", "-m", "baseline"], check=True)
+    study = optuna.create_study(study_name="tune", direction="maximize")
+    numbers = [study.ask().number, study.ask().number]
+    parent = study_run(study, "f1_macro")
+    client, experiment_id = store.client(), store.connect()
+    logged = {}
+    for number, value in zip(numbers, (0.7, 0.9), strict=True):
+        run = client.create_run(experiment_id, tags={"dvc_exp_name": f"tune-{number}"})
+        client.log_metric(run.info.run_id, "f1_macro", value)
+        client.set_terminated(run.info.run_id)
+        logged[number] = run.info.run_id
+    # Only tune-0 was saved (DVC names its ref after the baseline commit and the experiment).
+    subprocess.run([*git, "update-ref", "refs/exps/ab/cdef0123/tune-0", "HEAD"], check=True)
+
+    tell(study, numbers, "f1_macro", parent)
+
+    assert [trial.state for trial in study.trials] == [TrialState.COMPLETE, TrialState.FAIL]
+    assert study.trials[0].value == 0.7
+    assert client.get_run(logged[0]).info.status == "FINISHED"
+    assert client.get_run(logged[1]).info.status == "KILLED"
+    assert client.get_run(logged[0]).data.tags["mlflow.parentRunId"] == parent

@@ -52,13 +52,23 @@ def queue_states(output: str | None = None) -> dict[str, str]:
     return states
 
 
-def experiments_saved() -> int:
-    """How many experiments the repository holds: DVC saves each successful one as a Git ref
-    under refs/exps/. Counting them is one `git for-each-ref`."""
+EXPERIMENT_REF = re.compile(r"refs/exps/[0-9a-f]{2}/[0-9a-f]+/(?P<name>.+)")
+
+
+def saved_experiment_refs() -> list[str]:
+    """The name of each experiment the repository holds, once per baseline commit: DVC saves a
+    successful experiment as a Git ref refs/exps/<baseline>/<name>, after its pipeline ran. An
+    experiment stopped in between (`dvc queue kill`) may have logged a finished MLflow run and
+    still have no ref. Reading them is one `git for-each-ref`."""
     refs = subprocess.run(
         ["git", "for-each-ref", "--format=%(refname)", "refs/exps/"], capture_output=True, text=True
     ).stdout.split()
-    return sum(1 for ref in refs if re.fullmatch(r"refs/exps/[0-9a-f]{2}/[0-9a-f]+/.+", ref))
+    return [match["name"] for match in map(EXPERIMENT_REF.fullmatch, refs) if match]
+
+
+def experiments_saved() -> int:
+    """How many experiments the repository holds (see saved_experiment_refs)."""
+    return len(saved_experiment_refs())
 
 
 def worker_pids() -> list[int]:

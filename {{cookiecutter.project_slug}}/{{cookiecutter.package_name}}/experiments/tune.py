@@ -30,7 +30,16 @@ from .. import tasks
 from ..common.errors import PipelineError, run_main
 from ..config import Params, Range, load_params
 from ..tracking import store
-from .queue import QUEUED, RUNNING, SUCCESS, dvc, queue_states, stop_idle_workers, use_this_environment
+from .queue import (
+    QUEUED,
+    RUNNING,
+    SUCCESS,
+    dvc,
+    queue_states,
+    saved_experiment_refs,
+    stop_idle_workers,
+    use_this_environment,
+)
 from .study import experiment_name, log_pictures, open_study, report, study_run, trial_runs
 from .sweep import run_grid
 
@@ -68,12 +77,18 @@ def objective(params: Params) -> tuple[str, str]:
 def tell(study: optuna.Study, numbers: list[int], metric: str, parent_run: str) -> None:
     """Tell Optuna the outcome of these trials: the metric of each one's MLflow run (then tagged
     with the study and trial, and nested under the study's run, which logs the best value so far),
-    or a failure for a trial whose experiment left no run."""
+    or a failure for a trial whose experiment left no run or was not saved. A run whose experiment
+    was stopped after its pipeline ran and before DVC saved it (Ctrl-C) is marked KILLED: a
+    finished run names an experiment `dvc exp apply` can adopt."""
     from optuna.trial import TrialState
 
-    client, runs = store.client(), trial_runs(study)
+    client, runs, saved = store.client(), trial_runs(study), set(saved_experiment_refs())
     for number in sorted(numbers):
-        run = runs.get(experiment_name(study, number))
+        name = experiment_name(study, number)
+        run = runs.get(name)
+        if run and name not in saved:
+            client.set_terminated(run.info.run_id, status="KILLED")
+            run = None
         value = run.data.metrics.get(metric) if run else None
         if value is None:
             study.tell(number, state=TrialState.FAIL, skip_if_finished=True)
