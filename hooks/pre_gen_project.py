@@ -36,7 +36,8 @@ NOT_ONE_LINE = frozenset({"Cc", "Zl", "Zp", "Cs"})
 DEPENDENCY_MODULES = frozenset({
     "dvc", "dvc_render", "dvclive", "mlflow", "sklearn", "pandas", "numpy", "scipy", "yaml", "pydantic",
     "pyarrow", "joblib", "skops", "matplotlib", "optuna", "bentoml", "sqlalchemy", "fsspec", "s3fs",
-    "psutil", "python_calamine", "openpyxl", "zstandard", "threadpoolctl", "nbformat", "nbclient",
+    "psutil", "python_calamine", "openpyxl", "zstandard", "threadpoolctl", "nbformat", "nbclient", "xgboost",
+    "lightgbm",
     "hypothesis", "pytest", "ruff", "boto3", "botocore", "cookiecutter", "setuptools", "pip", "git", "tests",
 })  # fmt: skip
 

@@ -136,8 +136,8 @@ def bento_served(project: Path, port: int, log: Path) -> AbstractContextManager[
     return served(project, ["serve-bento", f"BENTO_PORT={port}"], port, "/readyz", log)
 
 
-def build_bento(project: Path, model: str) -> dict:
-    """`make bento MODEL=model`; the Bento's bento.yaml, checked to carry the model and the lock's pins."""
+def build_bento(project: Path, model: str) -> Path:
+    """`make bento MODEL=model`; the Bento's folder, checked to carry the lock's pins."""
     built = run(["make", "bento", f"MODEL={model}"], project).stdout
     name, version = re.search(r"^bento: built (\S+):(\S+) ", built, re.MULTILINE).groups()
     bento = project / ".bentoml" / "bentos" / name / version
@@ -146,7 +146,14 @@ def build_bento(project: Path, model: str) -> dict:
     for package in ("bentoml", "scikit-learn", "pandas", "mlflow-skinny"):
         assert f"{package}=={locked[package]}" in pins
     assert not any(line.startswith(("dvc==", "mlflow==")) for line in pins)  # serving needs neither
-    return yaml.safe_load((bento / "bento.yaml").read_text())
+    return bento
+
+
+def served_models(bento: Path) -> list[str]:
+    """The tags of the models inside the Bento, from its bento.yaml."""
+    return [
+        model["tag"] for model in yaml.safe_load((bento / "bento.yaml").read_text())["services"][0]["models"]
+    ]
 
 
 def answers_of(batch: pd.DataFrame) -> list[dict]:
@@ -159,8 +166,7 @@ def answers_of(batch: pd.DataFrame) -> list[dict]:
 
 
 def test_a_bento_of_the_production_model_answers_like_batch_predict(promoted: Path, tmp_path: Path) -> None:
-    bento = build_bento(promoted, "models:/scored@production")
-    assert [model["tag"] for model in bento["services"][0]["models"]] == ["scored:v1"]  # the model inside
+    assert served_models(build_bento(promoted, "models:/scored@production")) == ["scored:v1"]
     rows = pd.read_csv(promoted / "data" / "raw" / "breast_cancer.csv").drop(columns="target").head(7)
     rows.iloc[2, 3] = None  # an empty cell
     rows.to_csv(tmp_path / "rows.csv", index=False)
@@ -273,3 +279,32 @@ def test_the_mlflow_ui_shows_where_runs_and_versions_came_from(promoted: Path, t
         visit("version", f"models/scored/versions/{decision['model_version']}", "Source Run", "more-trees")
         chromium.close()
     assert problems == []
+
+
+@pytest.mark.parametrize("model", ["xgboost", "lightgbm"])
+def test_an_xgboost_or_lightgbm_experiment_registers_a_version_predict_and_a_bento_answer_with(
+    promoted: Path, tmp_path: Path, model: str
+) -> None:
+    """`dvc exp run -S train.model=...` (in a temporary copy, so the workspace and production stay as
+    they were for the tests above) registers a version of that model @staging; batch predict and a
+    Bento of it answer alike."""
+    from mlflow import MlflowClient
+
+    run([*DVC, "exp", "run", "--temp", "-S", f"train.model={model}"], promoted)
+    client = MlflowClient(tracking_uri=f"sqlite:///{promoted / 'mlflow.db'}")
+    version = client.get_model_version_by_alias("scored", "staging")
+    assert client.get_run(version.run_id).data.params["train.model"] == model
+    raw = pd.read_csv(promoted / "data" / "raw" / "breast_cancer.csv")
+    raw.drop(columns="target").to_csv(tmp_path / "rows.csv", index=False)
+    predict(promoted, "models:/scored@staging", tmp_path / "rows.csv", tmp_path / "batch.csv")
+    batch = pd.read_csv(tmp_path / "batch.csv")
+    assert (batch["prediction"] == raw["target"]).mean() > 0.95  # 3 of 4 rows are its training rows
+    bento = build_bento(promoted, "models:/scored@staging")
+    assert served_models(bento) == [f"scored:v{version.version}"]
+    library = "lightgbm" if model == "lightgbm" else "xgboost-cpu"
+    locked = locked_versions(promoted / "uv.lock")
+    pins = (bento / "env" / "python" / "requirements.txt").read_text().splitlines()
+    assert any(line.split(";")[0] == f"{library}=={locked[library]}" for line in pins)  # with its marker
+    records = json.loads(raw.drop(columns="target").head(5).to_json(orient="records"))
+    with bento_served(promoted, free_port(), tmp_path / "serve.log") as url:
+        assert post(f"{url}/predict", {"rows": records}) == (200, answers_of(batch.head(5)))

@@ -45,7 +45,7 @@ def test_project_params_are_valid() -> None:
         (lambda p: p["prepare"].update(test_size=0), "prepare.test_size must be greater than 0, got 0"),
         (
             lambda p: p["train"].update(model="svm"),
-            "train.model must be 'random_forest', 'gradient_boosting' or 'linear'",
+            "train.model must be 'random_forest', 'gradient_boosting', 'xgboost', 'lightgbm' or 'linear'",
         ),
         (
             lambda p: p["register"]["gate"].update(nonsense=0.5),

@@ -14,14 +14,14 @@ from threadpoolctl import threadpool_limits
 from {{ cookiecutter.package_name }} import schema
 from {{ cookiecutter.package_name }}.config import load_params
 from {{ cookiecutter.package_name }}.date_features import DateParts
-from {{ cookiecutter.package_name }}.model import build_model, unseen_categories
+from {{ cookiecutter.package_name }}.model import fit_model, unseen_categories
 from {{ cookiecutter.package_name }}.serving.predict import predict
 from {{ cookiecutter.package_name }}.stages.evaluate import importances
 
 if TYPE_CHECKING:
     from sklearn.pipeline import Pipeline
 
-MODELS = ("random_forest", "gradient_boosting", "linear")
+MODELS = ("random_forest", "gradient_boosting", "xgboost", "lightgbm", "linear")
 TRAINING_ROWS = 240
 # Held-out days of a year the training data does not have, with their season by the rule of
 # `dated_table`: April to September is warm.
@@ -107,7 +107,7 @@ def fitted(table_name: str, model: str) -> tuple[schema.Schema, pd.DataFrame, Pi
     for all tests that use it."""
     table, frame = TABLES[table_name]()
     params = load_params().train.model_copy(update={"model": model})
-    return table, frame, build_model(table, params).fit(schema.conform(frame, table), frame[table.target])
+    return table, frame, fit_model(table, params, schema.conform(frame, table), frame[table.target])
 
 
 def held_out_predictions(table_name: str, model: str, column: str, rows: dict[str, str]) -> list[str]:
@@ -138,7 +138,7 @@ def test_a_column_named_like_a_part_of_a_date_keeps_every_name_apart() -> None:
     table.columns["date_month"] = schema.Column(role="feature", kind="number")
     frame["date_month"] = frame["size"]
     params = load_params().train.model_copy(update={"model": "linear"})
-    model = build_model(table, params).fit(schema.conform(frame, table), frame[table.target])
+    model = fit_model(table, params, schema.conform(frame, table), frame[table.target])
     names = list(model.named_steps["columns"].get_feature_names_out())
     assert {"number__date_month", "datetime__date_month"} <= set(names)
     assert len(set(names)) == len(names)
@@ -172,6 +172,8 @@ def test_importances_name_the_parts_of_a_date_or_the_date(model: str) -> None:
     values = importances(fitted_model, schema.conform(frame, table), frame[table.target])
     if model == "random_forest":
         assert set(values.nlargest(2).index) == {"date_month", "date_day_of_year"}
+    elif model in ("xgboost", "lightgbm"):  # their gain: one of the two parts that tell the season
+        assert values.idxmax() in {"date_month", "date_day_of_year"}
     else:
         assert values.idxmax() == "date"
 
@@ -191,3 +193,53 @@ def test_the_column_handling_with_dates_loads_back_from_skops_as_mlflow_logs_it(
     loaded = skops.io.loads(data, trusted=trusted)
     np.testing.assert_array_equal(loaded.transform(features), handling.transform(features))
     assert list(loaded.get_feature_names_out()) == list(handling.get_feature_names_out())
+
+
+def alternating_categories() -> tuple[schema.Schema, pd.DataFrame]:
+    """Six colours, each 100 rows; the label alternates along their alphabetical order (the order of
+    their codes), so no single threshold on the codes separates the labels."""
+    colours = ["amber", "blue", "cyan", "green", "red", "white"]
+    frame = pd.DataFrame({"colour": np.repeat(colours, 100), "size": np.tile(np.linspace(0, 1, 100), 6)})
+    frame["label"] = np.where(frame["colour"].isin(colours[::2]), "even", "odd")
+    columns = {
+        "size": schema.Column(role="feature", kind="number"),
+        "colour": schema.Column(role="feature", kind="category"),
+        "label": schema.Column(role="target", kind="category"),
+    }
+    return schema.Schema(target="label", task="classification", columns=columns), frame
+
+
+@pytest.mark.parametrize("model", ["gradient_boosting", "xgboost", "lightgbm", "random_forest"])
+def test_boosted_trees_split_a_category_as_a_set_of_values(model: str) -> None:
+    """One tree of depth 1: a split on a set of colours gets every row right; random_forest, which
+    takes the codes as ordered numbers, can't (the control)."""
+    table, frame = alternating_categories()
+    params = load_params().train.model_copy(update={"model": model, "n_estimators": 1, "max_depth": 1})
+    fitted_model = fit_model(table, params, schema.conform(frame, table), frame["label"])
+    right = (fitted_model.predict(schema.conform(frame, table)) == frame["label"]).mean()
+    assert right == 1.0 if model != "random_forest" else right < 0.9
+
+
+@pytest.mark.parametrize("model", MODELS)
+@pytest.mark.parametrize(
+    "labels", [("cold", "warm"), (3, 9), (True, False)], ids=["text", "numbers", "booleans"]
+)
+def test_every_classifier_predicts_the_tables_own_labels(model: str, labels: tuple) -> None:
+    """XGBoost itself learns only 0..n-1: the labels a table has come back, with predict_proba's
+    columns in the order of classes_."""
+    table, frame = dated_table()
+    frame["season"] = frame["season"].map(dict(zip(("cold", "warm"), labels, strict=True)))
+    fitted_model = fit_model(
+        table,
+        load_params().train.model_copy(update={"model": model}),
+        schema.conform(frame, table),
+        frame["season"],
+    )
+    features = schema.conform(frame, table)
+    predicted = fitted_model.predict(features)
+    assert set(predicted) <= set(labels)
+    assert list(fitted_model.classes_) == sorted(labels)
+    np.testing.assert_array_equal(
+        fitted_model.classes_[fitted_model.predict_proba(features).argmax(axis=1)], predicted
+    )
+    assert (predicted == frame["season"]).mean() > 0.9

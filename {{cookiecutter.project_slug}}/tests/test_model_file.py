@@ -17,7 +17,7 @@ from test_model import MODELS, fitted
 from {{ cookiecutter.package_name }} import model_file, schema
 from {{ cookiecutter.package_name }}.common.errors import PipelineError
 from {{ cookiecutter.package_name }}.config import load_params
-from {{ cookiecutter.package_name }}.model import build_model
+from {{ cookiecutter.package_name }}.model import fit_model
 
 
 def regression_model(model: str) -> tuple[pd.DataFrame, Pipeline]:
@@ -34,7 +34,7 @@ def regression_model(model: str) -> tuple[pd.DataFrame, Pipeline]:
     table = schema.Schema(target="weight", task="regression", columns=columns)
     params = load_params().train.model_copy(update={"model": model, "n_estimators": 10})
     features = schema.conform(frame, table)
-    return features, build_model(table, params).fit(features, frame["weight"])
+    return features, fit_model(table, params, features, frame["weight"])
 
 
 @pytest.mark.parametrize("model", MODELS)

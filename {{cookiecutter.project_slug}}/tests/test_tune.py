@@ -75,7 +75,8 @@ def test_a_trial_whose_experiment_was_not_saved_fails_and_its_run_is_marked_kill
     study = optuna.create_study(study_name="tune", direction="maximize")
     numbers = [study.ask().number, study.ask().number]
     parent = study_run(study, "f1_macro")
-    client, experiment_id = store.client(), store.connect()
+    experiment_id = store.connect()
+    client = store.client()
     logged = {}
     for number, value in zip(numbers, (0.7, 0.9), strict=True):
         run = client.create_run(experiment_id, tags={"dvc_exp_name": f"tune-{number}"})

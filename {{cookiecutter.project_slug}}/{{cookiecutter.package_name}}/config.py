@@ -32,10 +32,10 @@ class PrepareParams(Section):
 
 
 class TrainParams(Section):
-    model: Literal["random_forest", "gradient_boosting", "linear"]
+    model: Literal["random_forest", "gradient_boosting", "xgboost", "lightgbm", "linear"]
     max_categories: int = Field(ge=2, le=255, description="codes per category column; rarer values share one")
     n_estimators: int = Field(gt=0, description="number of trees (boosting iterations)")
-    max_depth: int | None = Field(gt=0, description="depth limit of each tree; null for none")
+    max_depth: int | None = Field(gt=0, description="depth limit of each tree; null for none (xgboost: 6)")
     min_samples_leaf: int = Field(gt=0, description="fewest training rows in a leaf")
     regularization: float = Field(gt=0, description="linear: strength of the L2 penalty")
     seed: int = Field(description="seed of the model's randomness")

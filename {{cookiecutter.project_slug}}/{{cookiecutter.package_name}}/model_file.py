@@ -26,22 +26,36 @@ if TYPE_CHECKING:
     from sklearn.pipeline import Pipeline
 
 # What skops.io.get_untrusted_types lists for a fitted Pipeline of model.py, whatever train.model
-# and the columns (tests/test_model_file.py fits each); the project's date step is added below.
+# and the columns (tests/test_model_file.py fits each); the project's own types are added below.
+# XGBoost's and LightGBM's boosters restore themselves from their libraries' model formats (bytes
+# and text that describe trees), not from code.
 TRUSTED_TYPES = (
+    "collections.OrderedDict",  # LightGBM's record of its params
     "functools.partial",  # HistGradientBoosting's input check; what it wraps is checked apart
+    "lightgbm.basic.Booster",
+    "lightgbm.sklearn.LGBMClassifier",
+    "lightgbm.sklearn.LGBMRegressor",
     "numpy.dtype",
     "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
     "sklearn.tree._tree.Tree",
     "sklearn.utils.validation.check_array",
+    "xgboost.core.Booster",
+    "xgboost.sklearn.XGBRegressor",
 )
 ZIP_TIME = (1980, 1, 1, 0, 0, 0)  # the zip format's earliest date, for every entry
 
 
 def trusted_types() -> set[str]:
-    """TRUSTED_TYPES and the project's own date step (date_features.DateParts)."""
+    """TRUSTED_TYPES and the project's own: the date step (date_features.DateParts) and XGBoost's
+    classifier of any labels (named, not imported: XGBoost loads only for an XGBoost model)."""
     from .date_features import DateParts
 
-    return {*TRUSTED_TYPES, f"{DateParts.__module__}.{DateParts.__qualname__}"}
+    package = __package__.split(".")[0]
+    own = (
+        f"{DateParts.__module__}.{DateParts.__qualname__}",
+        f"{package}.xgboost_classifier.XGBoostClassifier",
+    )
+    return {*TRUSTED_TYPES, *own}
 
 
 def canonical(data: bytes) -> bytes:

@@ -49,8 +49,8 @@ def experiment_name(study: optuna.Study, number: int) -> str:
 def study_run(study: optuna.Study, metric: str) -> str:
     """The id of the study's own MLflow run (found by its tag, or created finished): the trials'
     runs are nested under it, and it holds the best value so far and Optuna's pictures."""
-    client = store.client()
     experiment_id = store.connect()
+    client = store.client()  # after connect, which names the store
     name = study.study_name
     found = client.search_runs([experiment_id], f"tags.{STUDY_RUN_TAG} = '{name}'", max_results=1)
     if found:

@@ -85,7 +85,9 @@ def predict(model: Any, features: pd.DataFrame) -> pd.DataFrame:
     """Predictions, and class probabilities when the model gives them, one row per input row."""
     result = pd.DataFrame({"prediction": model.predict(features)}, index=features.index)
     if hasattr(model, "predict_proba"):
-        probabilities = model.predict_proba(features)
+        # As doubles: XGBoost's are single precision, which a CSV would write shorter than the
+        # same number in the service's JSON.
+        probabilities = model.predict_proba(features).astype("float64")
         for column, label in enumerate(model.classes_):
             result[f"probability_{label}"] = probabilities[:, column]
     return result

@@ -16,7 +16,7 @@ from .. import schema
 from ..common.errors import run_main
 from ..common.failpoints import fail_point
 from ..config import TrainParams, load_params
-from ..model import build_model
+from ..model import fit_model
 from ..model_file import save
 
 
@@ -26,7 +26,7 @@ def train(
     """Fit `train.model` on the training split and write it to `model_path`."""
     table = schema.load(schema_path)
     data = pd.read_parquet(train_path)
-    model = build_model(table, params).fit(schema.conform(data, table), data[table.target])
+    model = fit_model(table, params, schema.conform(data, table), data[table.target])
     save(model, model_path)
     fail_point("train.model_written")
 
