@@ -293,7 +293,15 @@ def test_an_xgboost_or_lightgbm_experiment_registers_a_version_predict_and_a_ben
     run([*DVC, "exp", "run", "--temp", "-S", f"train.model={model}"], promoted)
     client = MlflowClient(tracking_uri=f"sqlite:///{promoted / 'mlflow.db'}")
     version = client.get_model_version_by_alias("scored", "staging")
-    assert client.get_run(version.run_id).data.params["train.model"] == model
+    logged = client.get_run(version.run_id).data
+    assert logged.params["train.model"] == model
+    # Its training curve: the test split's log loss after each of the 100 iterations, the last one
+    # the log loss evaluate measured.
+    curve = sorted(
+        (point.step, point.value) for point in client.get_metric_history(version.run_id, "loss/test")
+    )
+    assert [step for step, _ in curve] == list(range(1, int(logged.params["train.n_estimators"]) + 1))
+    assert curve[-1][1] == pytest.approx(logged.metrics["log_loss"], rel=1e-4)
     raw = pd.read_csv(promoted / "data" / "raw" / "breast_cancer.csv")
     raw.drop(columns="target").to_csv(tmp_path / "rows.csv", index=False)
     predict(promoted, "models:/scored@staging", tmp_path / "rows.csv", tmp_path / "batch.csv")

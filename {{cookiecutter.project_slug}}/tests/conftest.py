@@ -101,7 +101,14 @@ def reproduced(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def run_pipeline(raw: Path, out: Path, params: Params) -> tuple[dict, dict]:
     """prepare -> train -> evaluate -> the MLflow run of `register` on `raw`; return (run ids, metrics)."""
     prepare(raw, out / "prepared", params.prepare)
-    train(out / "prepared" / "train.parquet", out / "model.skops", params.train)
+    prepared = out / "prepared"
+    train(
+        prepared / "train.parquet",
+        out / "model.skops",
+        params.train,
+        test_path=prepared / "test.parquet",
+        curve_dir=out / "curve",
+    )
     paths = {"train": out / "prepared" / "train.parquet", "test": out / "prepared" / "test.parquet"}
     metrics = evaluate(paths | {"model": out / "model.skops"}, out / "live", params.evaluate)
     return record_run(raw, out, params, metrics), metrics
@@ -116,6 +123,7 @@ def record_run(raw: Path, out: Path, params: Params, metrics: dict) -> dict:
         "unlabeled": out / "prepared" / "unlabeled.parquet",
         "model": out / "model.skops",
         "images": out / "live" / "plots" / "images",
+        "curve": out / "curve",
         "environment": PROJECT_ROOT / "uv.lock",  # stands in for the pins that `dvc repro` derives from it
     }
     return record(store.connect(), params, paths, lineage.file_md5(raw), metrics, TASK)

@@ -28,6 +28,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 from .common.errors import PipelineError
+from .training_curves import BOOSTED, fit_reporting
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -37,6 +38,7 @@ if TYPE_CHECKING:
 
     from .config import TrainParams
     from .schema import Schema
+    from .training_curves import Report
 
 
 def column_handling(schema: Schema, params: TrainParams) -> ColumnTransformer:
@@ -152,6 +154,8 @@ def lightgbm_model(classify: bool, params: TrainParams, categories: list[int]) -
         "verbose": -1,
         "importance_type": "gain",  # as XGBoost's: what each feature's splits gained, not their count
     }
+    if not classify:
+        options["metric"] = "rmse"  # the regression loss its training curve shows (default: squared)
     if categories:
         # LightGBM's name for its `categorical_feature` setting among the model's params (that one
         # is an argument of fit, which a Pipeline step is not given).
@@ -173,15 +177,29 @@ def library_loading(name: str) -> Iterator[None]:
         ) from error
 
 
-def fit_model(schema: Schema, params: TrainParams, features: pd.DataFrame, target: pd.Series) -> Pipeline:
+def fit_model(
+    schema: Schema,
+    params: TrainParams,
+    features: pd.DataFrame,
+    target: pd.Series,
+    curve: tuple[pd.DataFrame, pd.Series, Report] | None = None,
+) -> Pipeline:
     """The Pipeline fitted on `features` (as schema.conform gives them) and `target`: the column
     step first, as Pipeline.fit does, so that the estimator can be told how many inputs it gets
-    (a date has an hour part only when the training dates have times)."""
+    (a date has an hour part only when the training dates have times). With `curve` (the test
+    split's features and target, and a Report), a boosted model reports its losses after each
+    iteration (see training_curves.py)."""
     from sklearn.pipeline import Pipeline
 
     columns = column_handling(schema, params)
     inputs = columns.fit_transform(features, target)
-    model = estimator(schema, params, inputs.shape[1]).fit(inputs, target)
+    model = estimator(schema, params, inputs.shape[1])
+    if curve is not None and params.model in BOOSTED:
+        test_features, test_target, report = curve
+        test = (columns.transform(test_features), test_target)
+        fit_reporting(model, params.model, inputs, target, test, report)
+    else:
+        model.fit(inputs, target)
     return Pipeline([("columns", columns), ("model", model)])
 
 

@@ -20,6 +20,8 @@ class XGBoostClassifier(XGBClassifier):
 
     def fit(self, X: Any, y: Any, **kwargs: Any) -> XGBoostClassifier:
         labels, codes = np.unique(np.asarray(y), return_inverse=True)
+        if kwargs.get("eval_set"):  # scored as it trains (training_curves.py): coded alike
+            kwargs["eval_set"] = [(rows, codes_of(labels, known)) for rows, known in kwargs["eval_set"]]
         self.__dict__.pop("labels_", None)  # XGBoost checks the codes against classes_ as it fits
         super().fit(X, codes, **kwargs)
         self.labels_ = labels
@@ -32,3 +34,12 @@ class XGBoostClassifier(XGBClassifier):
     def classes_(self) -> np.ndarray:
         labels = self.__dict__.get("labels_")
         return labels if labels is not None else np.arange(self.n_classes_)
+
+
+def codes_of(labels: np.ndarray, values: Any) -> np.ndarray:
+    """The code of each value among the sorted `labels`; a ValueError names a value not among them."""
+    values = np.asarray(values)
+    unknown = values[~np.isin(values, labels)]
+    if len(unknown):
+        raise ValueError(f"labels the classifier was not trained on: {sorted(set(unknown.tolist()))[:5]}")
+    return np.searchsorted(labels, values)

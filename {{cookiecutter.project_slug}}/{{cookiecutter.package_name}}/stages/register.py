@@ -79,6 +79,7 @@ class RunContent:
     table: schema.Schema
     metrics: dict[str, float]
     images_dir: Path
+    curve_dir: Path  # train's dvclive folder: a boosted model's loss after each iteration
     tags: dict[str, str]
 
 
@@ -98,6 +99,7 @@ def log_run(experiment_id: str, content: RunContent, task: ModuleType) -> dict[s
         model_uri = runs.log_model(content.model, content.example, content.table)
         fail_point("register.model_logged")
         mlflow.log_metrics(metrics)
+        runs.log_curve(content.curve_dir, run.info.run_id)
         mlflow.log_artifacts(str(content.images_dir), artifact_path="plots")
         mlflow.set_tag(runs.MODEL_URI_TAG, model_uri)
     return run_ids(run.info.run_id, experiment_id, model_uri)
@@ -116,7 +118,7 @@ def record(
     metrics: dict[str, float],
     task: ModuleType,
 ) -> dict[str, str]:
-    """The MLflow run of these inputs (`paths`: raw, schema, test, unlabeled, model, images,
+    """The MLflow run of these inputs (`paths`: raw, schema, test, unlabeled, model, images, curve,
     environment; `raw_md5`: the raw data's DVC hash): the finished one logged before from the same
     inputs, if any (a rerun after a crash, a forced `dvc repro`), else a new one (see log_run).
     Return its ids."""
@@ -144,7 +146,7 @@ def record(
         **({"data_source_name": table.source} if table.source else {}),
     }
     content = RunContent(
-        params, (paths["raw"], raw_md5), model, example, table, metrics, paths["images"], tags
+        params, (paths["raw"], raw_md5), model, example, table, metrics, paths["images"], paths["curve"], tags
     )
     return log_run(experiment_id, content, task)
 
@@ -177,6 +179,7 @@ def main() -> None:
     parser.add_argument("--model", type=Path, required=True, help="fitted model file")
     parser.add_argument("--metrics", type=Path, required=True, help="metrics.json written by evaluate")
     parser.add_argument("--images", type=Path, required=True, help="folder of the plots evaluate drew")
+    parser.add_argument("--curve", type=Path, required=True, help="train's dvclive folder (training curve)")
     parser.add_argument("--environment", type=Path, required=True, help="the pipeline's runtime pins")
     parser.add_argument("--out", type=Path, required=True, help="where to write the run ids and decision")
     args = parser.parse_args()
@@ -187,6 +190,7 @@ def main() -> None:
         "unlabeled": args.unlabeled,
         "model": args.model,
         "images": args.images,
+        "curve": args.curve,
         "environment": args.environment,
     }
     for path in (*paths.values(), args.metrics):

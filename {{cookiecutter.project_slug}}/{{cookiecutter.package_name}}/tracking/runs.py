@@ -87,6 +87,25 @@ def log_environment() -> None:
     mlflow.set_tag("python_version", sys.version.split()[0])
 
 
+def log_curve(folder: Path, run_id: str) -> int:
+    """Log a dvclive folder's step metrics (`plots/metrics/<name>.tsv`: step, value) to the run as
+    each metric's history, which the MLflow UI draws; return how many points."""
+    import time
+
+    from mlflow.entities import Metric
+
+    now = int(time.time() * 1000)
+    points = []
+    for table in sorted((folder / "plots" / "metrics").rglob("*.tsv")):
+        name = table.relative_to(folder / "plots" / "metrics").with_suffix("").as_posix()  # loss/train
+        for line in table.read_text().splitlines()[1:]:
+            step, value = line.split("\t")[:2]
+            points.append(Metric(name, float(value), now, int(step)))
+    for start in range(0, len(points), 1000):  # MLflow takes 1000 metrics per batch
+        client().log_batch(run_id, metrics=points[start : start + 1000])
+    return len(points)
+
+
 # A feature's kind -> its type in the MLflow signature. A date is its raw text, as predict and the
 # Bento send it (the model parses it with the schema's format), not an MLflow datetime.
 SIGNATURE_TYPES = {"number": "double", "category": "string", "boolean": "string", "datetime": "string"}
