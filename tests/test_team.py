@@ -366,35 +366,103 @@ def test_a_crash_in_register_or_promote_on_the_server_then_recovery_ends_consist
     assert_consistent(project, commit, server, env)
 
 
-def test_tracking_server_down_fails_fast_records_nothing_then_recovers(
+SYNC_POINTS = (
+    "sync.run_created",
+    "sync.metrics_sent",
+    "sync.model_sent",
+    "sync.run_ended",
+    "sync.version_created",
+)
+
+
+def test_tracking_server_down_logs_locally_then_make_sync_sends_one_run_and_version(
     stack: TeamStack, tmp_path: Path
 ) -> None:
+    """The server's port has nothing listening: `dvc repro` ends green, its run and version in the
+    project's mlflow.db, pending. Once the server is up, `make sync`, killed at each of its fail
+    points and run again, leaves one run (params, metrics, lineage, model) and one version
+    @staging; a second sync and a forced register add nothing."""
     port = free_port()
     uri = f"http://127.0.0.1:{port}"
     project = bake_team(stack, tmp_path, "server-down", tracking_uri=uri)
     # MLflow alone would retry for minutes; the timeout only keeps a regression from hanging CI.
-    failed = subprocess.run(
-        [*DVC, "repro"],
-        cwd=project, capture_output=True, text=True, env=stack.client_env(), timeout=120,
-    )  # fmt: skip
-    assert failed.returncode != 0
-    assert f"MLflow tracking server {uri} is not reachable" in failed.stdout + failed.stderr
-    lock = yaml.safe_load((project / "dvc.lock").read_text())["stages"]
-    assert "evaluate" in lock and "register" not in lock  # only the stage that uses MLflow is left to run
-    assert "register" in dvc(project, stack, "status").stdout
-    assert server_versions(stack, "server-down") == []
-    # `make setup` (which runs this) still completes, and says the server must be started
-    note = run([sys.executable, "-m", "server_down.tracking"], project, env=stack.client_env()).stdout
-    assert f"MLflow tracking server: {uri} is not reachable" in note and "start it before" in note
+    repro = subprocess.run(
+        [*DVC, "repro"], cwd=project, capture_output=True, text=True, env=stack.client_env(), timeout=300
+    )
+    assert repro.returncode == 0, repro.stdout + repro.stderr
+    assert (
+        f"register: the MLflow tracking server {uri} is not reachable" in repro.stdout
+        and "`make sync` sends them once the server is up" in repro.stdout
+    ), repro.stdout
+    decision = json.loads((project / "reports" / "registration.json").read_text())
+    assert decision["registered"] and decision["sync"] == f"pending: `make sync` sends it to {uri}"
+    assert "register" not in dvc(project, stack, "status").stdout  # nothing left to run
+    doctor = run(["make", "doctor"], project, check=False, env=stack.client_env())
+    assert "1 run(s) logged to mlflow.db while the tracking server was down" in doctor.stdout
+    local = client(f"sqlite:///{project / 'mlflow.db'}")
+    (kept,) = local.search_runs([local.get_experiment_by_name("server-down").experiment_id])
+    assert kept.info.run_id == decision["mlflow_run_id"]
+    not_yet = run(["make", "sync"], project, check=False, env=stack.client_env())
+    assert not_yet.returncode != 0 and f"MLflow tracking server {uri} is not reachable" in not_yet.stderr
 
-    restarted = stack.start_mlflow(port)  # the same database and bucket, back on the same address
+    restarted = stack.start_mlflow(port)  # the same database and bucket, on the project's address
     try:
-        dvc(project, stack, "repro")
-        runs = client(uri).search_runs([client(uri).get_experiment_by_name("server-down").experiment_id])
-        assert [r.info.status for r in runs] == ["FINISHED"]
+        for point in SYNC_POINTS:
+            killed = run(
+                ["make", "sync"], project, check=False, env={**stack.client_env(), "FAIL_POINT": point}
+            )
+            assert killed.returncode != 0, f"{point} was not reached:\n{killed.stdout}"
+        sent = run(["make", "sync"], project, env=stack.client_env()).stdout
+        assert "sync: 1 run(s) sent" in sent
+        server = client(uri)
+        experiment_id = server.get_experiment_by_name("server-down").experiment_id
+        (copy,) = server.search_runs([experiment_id])
+        assert copy.info.status == "FINISHED" and copy.info.run_name == kept.info.run_name
+        assert copy.data.params == kept.data.params and copy.data.metrics == kept.data.metrics
+        for tag in ("git_commit", "dvc_data_md5", "inputs_key", "dvc_model_md5", "environment_md5"):
+            assert copy.data.tags[tag] == kept.data.tags[tag], tag
+        assert [d.dataset.digest for d in copy.inputs.dataset_inputs] == [
+            d.dataset.digest for d in kept.inputs.dataset_inputs
+        ]
         assert server_versions(stack, "server-down") == ["1"]
+        assert server.get_model_version_by_alias("server-down", "staging").run_id == copy.info.run_id
+        assert "no run is waiting" in run(["make", "sync"], project, env=stack.client_env()).stdout
+        # The model itself came along: predict loads it from the server's registry.
+        rows = pd_rows(project, tmp_path / "rows.csv")
+        run(
+            [
+                "make",
+                "predict",
+                "MODEL=models:/server-down@staging",
+                f"INPUT={rows}",
+                f"OUTPUT={tmp_path / 'out.csv'}",
+            ],
+            project,
+            env=stack.client_env(),
+        )
+        assert len((tmp_path / "out.csv").read_text().splitlines()) == 6  # a header and 5 rows
+        # Promotion works from the workspace's pending decision; a forced register finds the sent run.
+        run(["make", "promote"], project, env=stack.client_env())
+        assert server.get_model_version_by_alias("server-down", "production").version == "1"
+        dvc(project, stack, "repro", "--force", "register")
+        assert [run_.info.run_id for run_ in server.search_runs([experiment_id])] == [copy.info.run_id]
+        assert server_versions(stack, "server-down") == ["1"]
+        assert (
+            "not on it yet"
+            not in run(["make", "doctor"], project, check=False, env=stack.client_env()).stdout
+        )
     finally:
         stack.stop(restarted)
+
+
+def pd_rows(project: Path, path: Path) -> Path:
+    """The first 5 rows of the project's raw table, without the target, written to `path`."""
+    import pandas as pd
+
+    raw = yaml.safe_load((project / "data" / "schema.yaml").read_text())
+    table = pd.read_csv(project / raw["raw"])
+    table.drop(columns=raw["target"]).head(5).to_csv(path, index=False)
+    return path
 
 
 @pytest.mark.parametrize("fault", ["bad-credentials", "missing-bucket", "s3-down"])
@@ -570,7 +638,9 @@ def error_lines(result: subprocess.CompletedProcess) -> list[str]:
     return [line for line in (result.stdout + result.stderr).splitlines() if line.startswith("error: ")]
 
 
-def test_anonymous_and_wrong_passwords_are_refused_and_named(stack: TeamStack, team_project: Path) -> None:
+def test_anonymous_and_wrong_passwords_are_refused_and_named(
+    stack: TeamStack, team_project: Path, tmp_path: Path
+) -> None:
     """Every read and write needs an identity: anonymous requests get 401. A wrong password is named
     by `make doctor` and, in one line, by the pipeline's commands; neither prints the password."""
     api = f"{stack.tracking_uri}/api/2.0/mlflow"
@@ -594,7 +664,22 @@ def test_anonymous_and_wrong_passwords_are_refused_and_named(stack: TeamStack, t
         "Set MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD (or ~/.mlflow/credentials) to the "
         "identity the server's admin gave you (make identity); `make doctor` checks them"
     ], promote.stdout + promote.stderr
-    for result in (doctor, promote):
+    # register stops on the refusal too, keeping nothing locally for `make sync`
+    before = local_runs(team_project)
+    stage = ["--schema", "data/schema.yaml", "--test", "data/prepared/test.parquet", "--unlabeled"]
+    stage += ["data/prepared/unlabeled.parquet", "--model", "models/model.skops", "--metrics"]
+    stage += ["dvclive/metrics.json", "--images", "dvclive/plots/images", "--curve", "dvclive/training"]
+    stage += ["--environment", "pipeline-requirements.txt", "--out", str(tmp_path / "decision.json")]
+    register = run(
+        [sys.executable, "-m", "team_wine.stages.register", *stage], team_project, check=False, env=wrong
+    )
+    assert register.returncode != 0
+    assert (
+        f"error: the MLflow tracking server {stack.tracking_uri} did not accept user 'person' (HTTP 401)"
+        in (register.stdout + register.stderr)
+    )
+    assert len(local_runs(team_project)) == len(before)
+    for result in (doctor, promote, register):
         assert "not-the-password-42" not in result.stdout + result.stderr
         assert "Traceback" not in result.stderr
 
@@ -637,6 +722,19 @@ def test_ci_reads_and_gates_but_cannot_register_or_promote(
     assert server.search_runs([experiment], "attributes.status = 'RUNNING'") == []
     assert server_versions(stack, MODEL) == versions
     assert server.get_registered_model(MODEL).aliases == aliases
+    assert local_runs(clone) == []  # a refusal is no outage: nothing kept for `make sync`
+
+
+def local_runs(project: Path) -> list:
+    """The runs in the project's own store, mlflow.db (none when it has none)."""
+    if not (project / "mlflow.db").exists():
+        return []
+    local = client(f"sqlite:///{project / 'mlflow.db'}")
+    return [
+        found
+        for experiment in local.search_experiments()
+        for found in local.search_runs([experiment.experiment_id])
+    ]
 
 
 def test_make_identity_creates_a_user_who_signs_in_with_what_the_role_allows(

@@ -26,7 +26,7 @@ from pathlib import Path
 from .. import schema
 from ..common.errors import PipelineError
 from ..common.project import PACKAGE, git, project_root, project_settings
-from ..tracking import auth, store
+from ..tracking import auth, store, sync
 from .environment import mismatches, pins_of
 from .remote import check_remote
 from .report import Report
@@ -72,6 +72,16 @@ def check_tracking(report: Report) -> None:
         return
     anyone = "" if status == 200 else ", without authentication: anyone who reaches it may read and write"
     report.ok(f"MLflow tracking server {uri} answers and accepts writes (experiment {experiment_id}){anyone}")
+
+
+def check_pending_runs(report: Report) -> None:
+    """Runs `register` logged locally while the tracking server was down, not yet sent."""
+    pending = sync.pending_count()
+    if pending:
+        report.problem(
+            f"{pending} run(s) logged to mlflow.db while the tracking server was down are not on it yet",
+            "make sync (once the server answers)",
+        )
 
 
 def grant_on(user: dict, resource_type: str, resource_id: str | None) -> str:
@@ -253,6 +263,7 @@ def main() -> None:
     report = Report()
     if not args.remote:
         check_tracking(report)
+        check_pending_runs(report)
         check_repository(report)
         check_environment(report)
         check_plots_templates(report)

@@ -25,7 +25,7 @@ from ..common.project import project_root
 from ..config import Params, load_params
 from ..gate import DECISION_FILE, gate_failures
 from ..tasks.metric import outranks
-from ..tracking import registry, runs, store
+from ..tracking import registry, runs, store, sync
 
 if TYPE_CHECKING:
     from types import ModuleType
@@ -50,6 +50,11 @@ def workspace_version(name: str, decision_file: Path) -> ModelVersion:
             f"{decision_file} records model {decision['model_name']!r}, params.yaml names {name!r}: "
             "run `dvc repro` to register the workspace's model under the new name"
         )
+    if "sync" in decision:  # logged while the server was down: its copy there, once sent
+        sent = sync.sent_copy(decision["mlflow_run_id"])
+        if sent is None:
+            raise PipelineError(f"the workspace's model is {decision['sync']}: run `make sync` first")
+        return sent
     version = registry.model_version(name, decision["model_version"])
     if version is None or version.run_id != decision["mlflow_run_id"]:
         raise PipelineError(

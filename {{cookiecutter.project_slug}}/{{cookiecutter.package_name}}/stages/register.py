@@ -6,7 +6,9 @@ every threshold of `register.gate` in `params.yaml` becomes a version of `regist
 the Model Registry with alias `staging`. Never two runs or versions for the same inputs: DVC's run
 cache may replay this stage, and a rerun on the same inputs and commit (after a crash, or
 `dvc repro -f`) reuses the run it logged before. The run's ids and the decision, passed or not and
-why, are written to `--out`, so `dvc exp show` lists them. Promotion to `production` is a
+why, are written to `--out`, so `dvc exp show` lists them. When the tracking server is down
+(unreachable, or failing with HTTP 5xx), run and version go to the project's mlflow.db instead,
+pending `make sync` (tracking/sync.py), and the decision says so. Promotion to `production` is a
 separate, deliberate step: `python -m <package>.ops.promote` (`make promote`).
 """
 
@@ -26,7 +28,7 @@ from ..common.failpoints import fail_point
 from ..common.files import read_json, write_json
 from ..config import Params, RegisterParams, load_params
 from ..gate import gate_failures
-from ..tracking import lineage, registry, runs, store
+from ..tracking import lineage, registry, runs, store, sync
 
 if TYPE_CHECKING:
     from types import ModuleType
@@ -117,11 +119,12 @@ def record(
     raw_md5: str,
     metrics: dict[str, float],
     task: ModuleType,
+    extra_tags: dict[str, str] | None = None,
 ) -> dict[str, str]:
     """The MLflow run of these inputs (`paths`: raw, schema, test, unlabeled, model, images, curve,
     environment; `raw_md5`: the raw data's DVC hash): the finished one logged before from the same
-    inputs, if any (a rerun after a crash, a forced `dvc repro`), else a new one (see log_run).
-    Return its ids."""
+    inputs, if any (a rerun after a crash, a forced `dvc repro`), else a new one (see log_run)
+    with `extra_tags` too. Return its ids."""
     code = lineage.lineage_tags()
     md5s = {
         "raw": raw_md5,
@@ -144,6 +147,7 @@ def record(
         "data_unlabeled_rows": str(row_count(paths["unlabeled"])),  # left out of training: no target
         **lineage.data_source_tags(paths["raw"]),
         **({"data_source_name": table.source} if table.source else {}),
+        **(extra_tags or {}),
     }
     content = RunContent(
         params, (paths["raw"], raw_md5), model, example, table, metrics, paths["images"], paths["curve"], tags
@@ -207,15 +211,27 @@ def main() -> None:
 
     with ThreadPoolExecutor(1) as pool:  # hashing releases the GIL: large raw data hashes while MLflow starts
         raw_md5 = pool.submit(lineage.file_md5, paths["raw"])
-        experiment_id = store.connect()  # an unreachable tracking server stops us here, before any work
-        run = record(experiment_id, params, paths, raw_md5.result(), metrics, task)
+        down = None
+        try:
+            experiment_id = store.connect()
+        except store.ServerDown as error:  # log here, pending `make sync`; a refusal (401, 403) still stops
+            down, experiment_id = error, store.connect(store.local_tracking_uri())
+        pending = {sync.PENDING_TAG: down.uri} if down else {}
+        run = record(experiment_id, params, paths, raw_md5.result(), metrics, task, pending)
     decision = register(run, metrics, params.registry, task)
+    if down:
+        decision["sync"] = f"pending: `make sync` sends it to {down.uri}"
     write_json(args.out, decision)
     if decision["registered"]:
         outcome = f"models:/{decision['model_name']}@{CANDIDATE_ALIAS} -> version {decision['model_version']}"
     else:
         outcome = f"not registered: {decision['reason']}"
     print(f"register: {outcome} (MLflow run {run['mlflow_run_id']})")
+    if down:
+        print(
+            f"register: the MLflow tracking server {down.uri} {down.problem}: run and version are in "
+            "this project's mlflow.db, pending sync; `make sync` sends them once the server is up"
+        )
 
 
 if __name__ == "__main__":

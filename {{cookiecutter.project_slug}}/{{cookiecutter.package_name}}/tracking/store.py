@@ -45,10 +45,27 @@ GRANT_PAUSES = (0.25, 0.5, 1.0, 2.0)  # seconds between the attempts of once_gra
 DUPLICATE_ROW_MESSAGES = ("UNIQUE constraint failed", "duplicate key", "Duplicate entry")
 
 
+class ServerDown(PipelineError):
+    """The tracking server `uri` can't be reached (refused, unknown name, timeout) or fails (HTTP
+    5xx): `problem` says which."""
+
+    def __init__(self, uri: str, problem: str) -> None:
+        super().__init__(
+            f"MLflow tracking server {uri} {problem}. Start it (or fix MLFLOW_TRACKING_URI / "
+            f"mlflow_tracking_uri in pyproject.toml), then rerun; `make doctor` checks the setup"
+        )
+        self.uri, self.problem = uri, problem
+
+
 def tracking_uri() -> str:
     """Where MLflow runs and registry entries go (see the module docstring)."""
     configured = os.environ.get("MLFLOW_TRACKING_URI") or project_settings().get("mlflow_tracking_uri")
-    return configured or f"sqlite:///{project_root() / 'mlflow.db'}"
+    return configured or local_tracking_uri()
+
+
+def local_tracking_uri() -> str:
+    """The project's own store: the SQLite file mlflow.db at its root."""
+    return f"sqlite:///{project_root() / 'mlflow.db'}"
 
 
 def is_server(uri: str) -> bool:
@@ -56,12 +73,13 @@ def is_server(uri: str) -> bool:
     return urlparse(uri).scheme in ("http", "https")
 
 
-def connect() -> str:
-    """Point MLflow at the store and experiment, creating them if needed; return the experiment id.
+def connect(uri: str | None = None) -> str:
+    """Point MLflow at the store (`uri`, by default tracking_uri()) and the project's experiment,
+    creating them if needed; return the experiment id.
 
-    A tracking server that does not answer within seconds is a PipelineError naming its URI.
+    A tracking server that does not answer within seconds is a ServerDown naming its URI.
     """
-    uri = reachable_tracking_uri()
+    uri = uri or reachable_tracking_uri()
     for variable, value in MLFLOW_DEFAULTS.items():
         os.environ.setdefault(variable, value)
     logging.getLogger("mlflow.store.db.utils").setLevel(logging.WARNING)  # migration chatter
@@ -149,14 +167,16 @@ def is_duplicate_row(error: Exception) -> bool:
 
 
 def reachable_tracking_uri() -> str:
-    """The tracking URI; for a server, a PipelineError naming it unless it answers within seconds."""
+    """The tracking URI; for a server, unless it answers within seconds, a ServerDown naming it
+    (a PipelineError when its certificate is not trusted: a setting to fix, not an outage)."""
     uri = tracking_uri()
     if is_server(uri):
-        problem = server_problem(uri)
+        problem, down = checked_server(uri)
+        if problem and down:
+            raise ServerDown(uri, problem)
         if problem:
             raise PipelineError(
-                f"MLflow tracking server {uri} {problem}. Start it (or fix MLFLOW_TRACKING_URI / "
-                f"mlflow_tracking_uri in pyproject.toml), then rerun; `make doctor` checks the setup"
+                f"MLflow tracking server {uri} {problem}, then rerun; `make doctor` checks the setup"
             )
     return uri
 
@@ -173,20 +193,27 @@ def tls_context() -> ssl.SSLContext:
 
 def server_problem(uri: str) -> str | None:
     """Why the tracking server at `uri` can't be used, asked with a few seconds' timeout; None if it answers."""
+    return checked_server(uri)[0]
+
+
+def checked_server(uri: str) -> tuple[str | None, bool]:
+    """Why the tracking server at `uri` can't be used (None if it answers), and whether that is an
+    outage: unreachable or failing (HTTP 5xx), as opposed to a refusal or an untrusted certificate."""
     request = urllib.request.Request(f"{uri.rstrip('/')}/api/2.0/mlflow/experiments/search?max_results=1")
     try:
         with urllib.request.urlopen(request, timeout=SERVER_CHECK_SECONDS, context=tls_context()):
-            return None
+            return None, False
     except urllib.error.HTTPError as error:
         if error.code in (401, 403):
-            return None  # it answers; MLflow's own call reports the authentication problem
-        return f"answers with HTTP {error.code} {error.reason}"
+            return None, False  # it answers; MLflow's own call reports the authentication problem
+        return f"answers with HTTP {error.code} {error.reason}", error.code >= 500
     except (urllib.error.URLError, OSError) as error:
         reason = getattr(error, "reason", error)
         if isinstance(reason, ssl.SSLCertVerificationError):
-            return (
+            problem = (
                 f"presents a certificate this machine does not trust ({reason.verify_message}): set "
                 "MLFLOW_TRACKING_SERVER_CERT_PATH to the server's certificate (a team stack's is "
                 "docker/tls/server.crt)"
             )
-        return f"is not reachable ({reason})"
+            return problem, False
+        return f"is not reachable ({reason})", True
