@@ -285,6 +285,20 @@ def main() -> None:
         print(f"ERROR: {problem}", file=sys.stderr)
     if problems:
         sys.exit(1)
+    for warning in option_warnings(options):
+        print(f"WARNING: {warning}", file=sys.stderr)
+
+
+def option_warnings(options: dict) -> list[str]:
+    """What generation allows but says: a tracking server reached in clear text from another host
+    (a server on a private network may be meant; `make doctor` says it again)."""
+    host = urls.clear_text_host(options["mlflow_tracking_uri"])
+    if not host:
+        return []
+    return [
+        f"mlflow_tracking_uri={options['mlflow_tracking_uri']!r} is plain http: a password sent to "
+        f"{host} travels in clear text; prefer an https:// URL"
+    ]
 
 
 if __name__ == "__main__":

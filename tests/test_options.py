@@ -210,3 +210,28 @@ def test_a_name_with_a_line_break_at_its_end_is_refused(option: tuple[str, str],
     name, value = option
     problems = pre_gen.check_options({**DEFAULTS, name: value + line_end})
     assert [problem.split("=", 1)[0] for problem in problems] == [name]
+
+
+@pytest.mark.parametrize(
+    ("uri", "host"),
+    [
+        ("http://mlflow.example:5050", "mlflow.example"),
+        ("http://10.0.0.7:5000", "10.0.0.7"),
+        ("HTTP://[2001:db8::1]:5000", "2001:db8::1"),
+        ("http://127.0.0.1:5050", None),
+        ("http://127.8.9.10", None),
+        ("http://localhost:5050", None),
+        ("http://[::1]:5050", None),
+        ("https://mlflow.example", None),
+        ("", None),
+    ],
+)
+def test_a_tracking_server_in_clear_text_on_another_host_is_a_warning_not_an_error(
+    uri: str, host: str | None
+) -> None:
+    options = {**DEFAULTS, "mlflow_tracking_uri": uri}
+    assert pre_gen.check_options(options) == []
+    expected = [
+        f"mlflow_tracking_uri={uri!r} is plain http: a password sent to {host} travels in clear text; prefer an https:// URL"
+    ]
+    assert pre_gen.option_warnings(options) == (expected if host else [])

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from {{ cookiecutter.package_name }}.ops.doctor import check_secret_files, grant_on, template_names
+from {{ cookiecutter.package_name }}.ops.doctor import check_secret_files, check_tracking, grant_on, template_names
 from {{ cookiecutter.package_name }}.ops.report import Report
 
 # What a tracking server's /users/current and /users/current/permissions answer, put together.
@@ -83,3 +83,19 @@ def test_a_secrets_file_others_can_read_is_named_with_the_chmod_that_fixes_it(
         capsys.readouterr().out
         == "ok: files with secrets readable by their owner only: .env, .dvc/config.local\n"
     )
+
+
+@pytest.mark.parametrize(
+    ("uri", "clear_text"),
+    [("http://mlflow.invalid:5050", True), ("https://mlflow.invalid", False), ("http://127.0.0.1:9", False)],
+)
+def test_a_tracking_server_reached_in_clear_text_from_another_host_is_a_problem(
+    uri: str, clear_text: bool, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    check_tracking(Report())
+    said = (
+        f"problem: MLflow tracking server {uri} is reached over plain http: a password sent to "
+        "mlflow.invalid travels in clear text. Fix: an https:// URL"
+    )
+    assert (said in capsys.readouterr().out) == clear_text

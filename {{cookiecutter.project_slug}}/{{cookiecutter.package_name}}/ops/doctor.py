@@ -26,6 +26,7 @@ from pathlib import Path
 from .. import schema
 from ..common.errors import PipelineError
 from ..common.project import PACKAGE, git, project_root, project_settings
+from ..tables import urls
 from ..tracking import auth, store, sync
 from .environment import mismatches, pins_of
 from .remote import check_remote
@@ -39,6 +40,12 @@ def check_tracking(report: Report) -> None:
     if uri.startswith("sqlite:///"):
         check_sqlite_store(report, Path(uri.removeprefix("sqlite:///")))
         return
+    if urls.clear_text_host(uri):
+        report.problem(
+            f"MLflow tracking server {uri} is reached over plain http: a password sent to "
+            f"{urls.clear_text_host(uri)} travels in clear text",
+            "an https:// URL (the team stack's TLS proxy: docs/team-mode.md#tls)",
+        )
     unreachable = store.server_problem(uri)
     if unreachable:
         report.problem(

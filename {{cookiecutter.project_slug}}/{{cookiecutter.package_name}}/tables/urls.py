@@ -1,4 +1,5 @@
-"""Secrets in a table's URL: a user and password, a presigned URL's signature, a token.
+"""Secrets in a URL: a table's user and password, a presigned URL's signature, a token; and a
+tracking server reached in clear text.
 
 `dvc import-url` writes the URL into the raw table's .dvc file, which is committed to git, and the
 schema keeps it as `source:`: a URL carrying a secret is refused, and every message shows it with
@@ -8,8 +9,9 @@ hook loads this file to check `dataset` before the project exists.
 
 from __future__ import annotations
 
+import ipaddress
 import re
-from urllib.parse import unquote_plus
+from urllib.parse import unquote_plus, urlsplit
 
 # What comes before a URL's user and password: a scheme of two or more letters (one is a Windows
 # drive), a colon and slashes. Leading spaces and control characters, and tabs and line breaks
@@ -95,3 +97,19 @@ def redacted(url: str) -> str:
         shown += [url[shown_to:start], "***"]
         shown_to = end
     return "".join([*shown, url[shown_to:]])
+
+
+def clear_text_host(url: str) -> str | None:
+    """The host of an http:// URL that is not this machine (localhost, 127.0.0.0/8, ::1): where a
+    password sent with Basic authentication travels in clear text. None for https:// or this machine."""
+    try:
+        parts = urlsplit(url.strip())
+        host = parts.hostname
+    except ValueError:
+        return None
+    if parts.scheme.lower() != "http" or not host or host == "localhost":
+        return None
+    try:
+        return None if ipaddress.ip_address(host).is_loopback else host
+    except ValueError:
+        return host  # a name other than localhost

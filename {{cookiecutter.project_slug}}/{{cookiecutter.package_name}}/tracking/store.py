@@ -176,7 +176,8 @@ def reachable_tracking_uri() -> str:
             raise ServerDown(uri, problem)
         if problem:
             raise PipelineError(
-                f"MLflow tracking server {uri} {problem}, then rerun; `make doctor` checks the setup"
+                f"MLflow tracking server {uri} {problem}. Check MLFLOW_TRACKING_URI / mlflow_tracking_uri "
+                "in pyproject.toml, then rerun; `make doctor` checks the setup"
             )
     return uri
 
