@@ -64,3 +64,22 @@ def test_no_page_reads_like_a_diary(page: Path):
     for number, line in enumerate(page.read_text(encoding="utf-8").splitlines(), start=1):
         for words in DIARY:
             assert words not in line, f"{page.name}:{number} says {words!r}: say what is, not what was"
+
+
+def test_every_test_the_security_page_cites_exists() -> None:
+    """docs/SECURITY.md proves each control with a named test (`tests/<file>.py::<test>`, or
+    `::<test>` for another of the same file): a project's test, or from `*template*` on in its line
+    this repository's. Each is defined where it says."""
+    page = (TEMPLATE / "{{cookiecutter.project_slug}}" / "docs" / "SECURITY.md").read_text(encoding="utf-8")
+    cited, missing = 0, []
+    for line in page.splitlines():
+        marker, file = line.find("*template*"), None
+        for found in re.finditer(r"`(tests/\w+\.py)?::(test_\w+)`", line):
+            file = found[1] or file
+            in_template = 0 <= marker < found.start()
+            folder = TEMPLATE if in_template else TEMPLATE / "{{cookiecutter.project_slug}}"
+            cited += 1
+            if f"def {found[2]}(" not in (folder / file).read_text(encoding="utf-8"):
+                missing.append(f"{'template ' if in_template else ''}{file}::{found[2]}")
+    assert cited >= 5, "the page cites no tests"
+    assert missing == []

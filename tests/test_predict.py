@@ -131,9 +131,10 @@ def post(url: str, payload: object) -> tuple[int, object]:
         return error.code, json.loads(error.read() or b"null")
 
 
-def bento_served(project: Path, port: int, log: Path) -> AbstractContextManager[str]:
-    """`make serve-bento` on `port`, ready once /readyz answers (see served)."""
-    return served(project, ["serve-bento", f"BENTO_PORT={port}"], port, "/readyz", log)
+def bento_served(project: Path, port: int, log: Path, *settings: str) -> AbstractContextManager[str]:
+    """`make serve-bento` on `port` with these `settings` (VAR=value), ready once /readyz answers
+    (see served)."""
+    return served(project, ["serve-bento", f"BENTO_PORT={port}", *settings], port, "/readyz", log)
 
 
 def build_bento(project: Path, model: str) -> Path:
@@ -174,9 +175,14 @@ def test_a_bento_of_the_production_model_answers_like_batch_predict(promoted: Pa
     expected = answers_of(pd.read_csv(tmp_path / "batch.csv"))
     records = json.loads(rows.to_json(orient="records"))  # the empty cell as null
     port = free_port()
-    with bento_served(promoted, port, tmp_path / "serve.log") as url:
+    with bento_served(promoted, port, tmp_path / "serve.log", "BENTO_MAX_ROWS=50") as url:
         assert post(f"{url}/predict", {"rows": records}) == (200, expected)
         assert listening_addresses(port) == {"127.0.0.1"}
+        # More rows than the cap: 413, with a JSON error that names the cap's setting.
+        assert post(f"{url}/predict", {"rows": (records * 8)[:51]}) == (
+            413,
+            [{"error": "51 rows in one request; at most 50 (BENTO_MAX_ROWS)"}],
+        )
         # A missing or mistyped column is the client's error, named with its row.
         missing, mistyped = dict(records[0]), dict(records[1])
         del missing["mean_radius"]

@@ -8,20 +8,29 @@ writes it; other keys, such as the target, are ignored. The answer has one `{"pr
 "probabilities": {"<class>": p, ...}}` per row (probabilities for a classifier only), the same as
 `make predict`. A missing column or a value of the wrong type is a 400 naming the row and column.
 /readyz and /livez answer when it is up.
+
+Limits, from the environment the service starts in (`make serve-bento BENTO_MAX_ROWS=...`, or
+`docker run -e ...`): BENTO_MAX_ROWS rows per request (default 10000; more: 413) and
+BENTO_MAX_CONCURRENCY requests at once (default 32; more: BentoML's 429), each with a JSON error.
 """
 
 from __future__ import annotations
 
+import os
+from http import HTTPStatus
 from pathlib import Path
 from typing import Any
 
 import bentoml
+import bentoml.exceptions
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from .. import model_file, schema
 from .bento import MODEL_TAG, STORE_NAME
 
 KINDS = {"number": float, "category": str}
+MAX_ROWS = int(os.environ.get("BENTO_MAX_ROWS", "10000"))
+MAX_CONCURRENCY = int(os.environ.get("BENTO_MAX_CONCURRENCY", "32"))
 # The copy `make bento` packs, which the Bento records as its `model` argument; else the newest.
 MODEL = bentoml.models.BentoModel(getattr(bentoml.use_arguments(), "model", MODEL_TAG))
 
@@ -53,7 +62,13 @@ class Prediction(BaseModel):
     probabilities: dict[str, float] | None = None  # class -> probability, for a classifier
 
 
-@bentoml.service(name=STORE_NAME, traffic={"timeout": 30})
+class TooManyRows(bentoml.exceptions.BentoMLException):
+    """A request of more rows than MAX_ROWS: HTTP 413."""
+
+    error_code = HTTPStatus.REQUEST_ENTITY_TOO_LARGE
+
+
+@bentoml.service(name=STORE_NAME, traffic={"timeout": 30, "max_concurrency": MAX_CONCURRENCY})
 class ModelService:
     model_ref = MODEL  # `bentoml build` packs this model into the Bento
 
@@ -64,6 +79,8 @@ class ModelService:
 
     @bentoml.api
     def predict(self, rows: list[Row]) -> list[Prediction]:  # type: ignore[valid-type]
+        if len(rows) > MAX_ROWS:
+            raise TooManyRows(f"{len(rows)} rows in one request; at most {MAX_ROWS} (BENTO_MAX_ROWS)")
         return predict_rows(self.model, rows)
 
 
