@@ -27,6 +27,8 @@ SLUG_PATTERN = re.compile(r"[a-z0-9]+(-[a-z0-9]+)*")
 PACKAGE_PATTERN = re.compile(r"[a-z][a-z0-9_]*")
 S3_BUCKET_PATTERN = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
 FREE_TEXT_OPTIONS = ("project_name", "author_name", "description")
+# The team stack's bucket for MLflow's artifacts (docker-compose.yml's --artifacts-destination).
+STACK_ARTIFACT_BUCKET = "mlflow"
 # Characters no one-line text holds: controls (line breaks, tab, DEL), line and paragraph
 # separators, and lone surrogates (no UTF-8 file can hold one). A line break in the description or
 # the author breaks the package's metadata (setuptools cuts the summary at it).
@@ -133,6 +135,8 @@ def check_options(options: dict) -> list[str]:
     if uri_problem:
         bad("mlflow_tracking_uri", options["mlflow_tracking_uri"], uri_problem)
     remote_problem = remote_url_problem(options["dvc_remote_url"])
+    if not remote_problem and options["team_stack"] == "yes":
+        remote_problem = shared_bucket_problem(options["dvc_remote_url"])
     if remote_problem:
         bad("dvc_remote_url", options["dvc_remote_url"], remote_problem)
     endpoint_problem = endpoint_url_problem(options["s3_endpoint_url"], options["dvc_remote_url"], dataset)
@@ -229,6 +233,17 @@ def tracking_uri_problem(uri: str) -> str | None:
     if parsed.scheme not in ("http", "https") or not parsed.hostname or any(c.isspace() for c in uri):
         return "leave it empty for the SQLite store in the project, or give a server URL like http://127.0.0.1:5050"
     return None
+
+
+def shared_bucket_problem(url: str) -> str | None:
+    """A team stack's DVC remote in the bucket of MLflow's artifacts: refused (each service's key
+    would write the other's objects, and a cleanup of one would delete the other's)."""
+    if not urls.is_s3(url) or url.strip()[5:].split("/")[0] != STACK_ARTIFACT_BUCKET:
+        return None
+    return (
+        f"bucket {STACK_ARTIFACT_BUCKET!r} holds the team stack's MLflow artifacts: give DVC a bucket "
+        "of its own, such as s3://dvc/<project_slug>"
+    )
 
 
 def remote_url_problem(url: str) -> str | None:

@@ -235,3 +235,13 @@ def test_a_tracking_server_in_clear_text_on_another_host_is_a_warning_not_an_err
         f"mlflow_tracking_uri={uri!r} is plain http: a password sent to {host} travels in clear text; prefer an https:// URL"
     ]
     assert pre_gen.option_warnings(options) == (expected if host else [])
+
+
+def test_a_team_stacks_dvc_remote_in_mlflows_artifact_bucket_is_refused() -> None:
+    team = {**DEFAULTS, "team_stack": "yes"}
+    (problem,) = pre_gen.check_options({**team, "dvc_remote_url": "s3://mlflow/wine-quality"})
+    assert problem.startswith("dvc_remote_url='s3://mlflow/wine-quality' is not valid: bucket 'mlflow' holds")
+    assert pre_gen.check_options({**team, "dvc_remote_url": "s3://dvc/wine-quality"}) == []
+    assert pre_gen.check_options({**team, "dvc_remote_url": "s3://mlflow-data/x"}) == []
+    compose = (TEMPLATE / "{{cookiecutter.project_slug}}" / "docker-compose.yml").read_text()
+    assert f"--artifacts-destination s3://{pre_gen.STACK_ARTIFACT_BUCKET}\n" in compose
