@@ -741,10 +741,17 @@ def test_make_identity_creates_a_user_who_signs_in_with_what_the_role_allows(
     stack: TeamStack, team_project: Path
 ) -> None:
     """`make identity` (the admin, with MLFLOW_ADMIN_PASSWORD): a new user with a generated
-    password, printed once in MLflow's credentials format; doctor signed in as that user says what
-    it may do; again for the same user, the grants are set and the password kept."""
-    created = run(["make", "identity", "NAME=alice", "ROLE=person"], team_project, env=stack.admin_env())
+    password, printed once in MLflow's credentials format as soon as the user exists; doctor signed
+    in as that user says what it may do; again for the same user, the grants are set and the
+    password kept."""
+    # Killed once the user exists, before any grant: its password was already printed, and the
+    # same command again sets the grants and keeps it.
+    env = {**stack.admin_env(), "FAIL_POINT": "identity.user_created"}
+    created = run(["make", "identity", "NAME=alice", "ROLE=person"], team_project, check=False, env=env)
+    assert created.returncode != 0
     password = created.stdout.split("password, shown once: ")[1].split()[0]
+    granted = run(["make", "identity", "NAME=alice", "ROLE=person"], team_project, env=stack.admin_env())
+    assert "its password is unchanged" in granted.stdout and password not in granted.stdout
     assert f"mlflow_tracking_username = alice\n  mlflow_tracking_password = {password}" in created.stdout
     alice = {**stack.client_env(), "MLFLOW_TRACKING_USERNAME": "alice", "MLFLOW_TRACKING_PASSWORD": password}
     doctor = run([sys.executable, "-m", "team_wine.ops.doctor"], team_project, env=alice).stdout

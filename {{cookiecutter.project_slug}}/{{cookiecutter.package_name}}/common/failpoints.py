@@ -12,6 +12,7 @@ The points, in the order each command reaches them:
   metrics written, not the plots), register.run_started, register.model_logged,
   register.version_created, register.alias_moved (before the decision file is written);
 - `make promote`: promote.before_alias, promote.alias_moved;
+- `make identity`: identity.user_created (its password printed, no grant yet);
 - `make sync`: sync.run_created, sync.metrics_sent, sync.model_sent, sync.run_ended,
   sync.version_created;
 - `make adopt`: adopt.table_copied, adopt.previous_removed, adopt.data_added (before the schema);

@@ -11,8 +11,8 @@ The server's default for everything else is no permission (docker/basic_auth.ini
 
 Signs in as the admin: MLFLOW_ADMIN_USERNAME (default admin) and MLFLOW_ADMIN_PASSWORD, which
 `make identity` reads from .env (make stack-env). Creates the experiment and the registered
-model if they don't exist yet. A new user gets a generated password, printed once; for an
-existing user the grants are set again and the password is kept.
+model if they don't exist yet. A new user gets a generated password, printed once as soon as the
+user exists; for an existing user the grants are set again and the password is kept.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ import secrets
 from typing import TYPE_CHECKING
 
 from ..common.errors import PipelineError, run_main
+from ..common.failpoints import fail_point
 from ..config import load_params
 from ..tracking import registry, store
 
@@ -66,9 +67,10 @@ def grant(auth: AuthServiceClient, name: str, resource_type: str, resource_id: s
         auth.grant_user_permission(name, resource_type, resource_id, permission)
 
 
-def add_identity(name: str, role: str) -> str | None:
-    """Create the user `name` (if new) with the grants of `role`; return its new password, or
-    None for an existing user."""
+def add_identity(name: str, role: str) -> None:
+    """Create the user `name` (if new) and print its password at once, before anything else can fail
+    (a grant refused, the server gone: the user exists either way, and a second run keeps its
+    password); then give it the grants of `role`."""
     from mlflow.exceptions import MlflowException
     from mlflow.server import get_app_client
 
@@ -78,16 +80,23 @@ def add_identity(name: str, role: str) -> str | None:
     model_name = load_params().registry.model_name
     experiment_id = project_resources(model_name)
     auth = get_app_client("basic-auth", tracking_uri=uri)
-    password: str | None = secrets.token_urlsafe(24)
+    password = secrets.token_urlsafe(24)
     try:
         auth.create_user(name, password)
     except MlflowException as error:
         if error.error_code != "RESOURCE_ALREADY_EXISTS":
             raise
-        password = None
+        print("(an existing user: its grants are set again, its password is unchanged)")
+    else:
+        print(
+            f"password, shown once: {password}\n"
+            f"{name} keeps it in ~/.mlflow/credentials (a person) or in the CI's secrets (CI):\n"
+            f"  [mlflow]\n  mlflow_tracking_username = {name}\n  mlflow_tracking_password = {password}",
+            flush=True,
+        )
+        fail_point("identity.user_created")
     grant(auth, name, "experiment", experiment_id, ROLES[role])
     grant(auth, name, "registered_model", model_name, ROLES[role])
-    return password
 
 
 def main() -> None:
@@ -100,16 +109,8 @@ def main() -> None:
     if not USER_NAME.match(args.name):
         raise PipelineError(f"user name {args.name!r}: use letters, digits, '.', '_', '@' and '-'")
     sign_in_as_admin()
-    password = add_identity(args.name, args.role)
+    add_identity(args.name, args.role)
     print(f"identity {args.name!r}: {ROLES[args.role]} on this project's experiment and registered model")
-    if password is None:
-        print("(an existing user: its grants are set again, its password is unchanged)")
-        return
-    print(
-        f"password, shown once: {password}\n"
-        f"{args.name} keeps it in ~/.mlflow/credentials (a person) or in the CI's secrets (CI):\n"
-        f"  [mlflow]\n  mlflow_tracking_username = {args.name}\n  mlflow_tracking_password = {password}"
-    )
 
 
 if __name__ == "__main__":
