@@ -91,19 +91,25 @@ def test_macos_leg_runs_only_when_the_repository_asks_for_it(tmp_path: Path) -> 
 
 
 def test_team_workflow_reads_the_team_server_with_ci_identity_from_secrets(tmp_path: Path) -> None:
-    """With the team stack: CI's identity comes from the repository's secrets, and only a step
-    that reads (`make compare`) points at the team's server, and only when the secret is set."""
+    """With the team stack: CI's identity comes from the repository's secrets and reaches only the
+    step that reads (`make compare`), which alone points at the team's server, and runs only when
+    the secret is set; the job sees whether it is, not its value."""
     project = bake(tmp_path, project_name="ci-team", team_stack="yes")
     workflow = project / ".github" / "workflows" / "ci.yml"
     run([*SCHEMA_CHECK, str(workflow)], project)
     pipeline = yaml.safe_load(workflow.read_text())["jobs"]["pipeline"]
-    assert pipeline["env"] == {
-        "MLFLOW_TRACKING_USERNAME": "${{ secrets.MLFLOW_TRACKING_USERNAME }}",
-        "MLFLOW_TRACKING_PASSWORD": "${{ secrets.MLFLOW_TRACKING_PASSWORD }}",
-    }
-    on_server = [step for step in pipeline["steps"] if step.get("env", {}).get("MLFLOW_TRACKING_URI") == ""]
-    assert [(step["run"], step["if"]) for step in on_server] == [
-        ("make compare", "env.MLFLOW_TRACKING_PASSWORD != ''")
+    assert pipeline["env"] == {"HAS_TRACKING_IDENTITY": "${{ secrets.MLFLOW_TRACKING_PASSWORD != '' }}"}
+    with_identity = [step for step in pipeline["steps"] if "MLFLOW_TRACKING_PASSWORD" in step.get("env", {})]
+    assert [(step["run"], step["if"], step["env"]) for step in with_identity] == [
+        (
+            "make compare",
+            "env.HAS_TRACKING_IDENTITY == 'true'",
+            {
+                "MLFLOW_TRACKING_URI": "",
+                "MLFLOW_TRACKING_USERNAME": "${{ secrets.MLFLOW_TRACKING_USERNAME }}",
+                "MLFLOW_TRACKING_PASSWORD": "${{ secrets.MLFLOW_TRACKING_PASSWORD }}",
+            },
+        )
     ]
 
 
