@@ -328,12 +328,12 @@ class TeamStack:
         config.write_text(AUTH_CONFIG.read_text().replace("database_uri = sqlite:////auth/users.db", users))
         command = [
             sys.executable, "-m", "mlflow", "server", "--app-name", "basic-auth",
-            "--backend-store-uri", self.backend_uri,
             "--artifacts-destination", f"s3://{ARTIFACT_BUCKET}",
             "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
         ]  # fmt: skip
         env = {**os.environ, **AWS_ENV, "MLFLOW_S3_ENDPOINT_URL": self.s3_endpoint}
         env |= {
+            "MLFLOW_BACKEND_STORE_URI": self.backend_uri,  # as docker-compose.yml: not in `ps`
             "MLFLOW_AUTH_CONFIG_PATH": str(config),
             "MLFLOW_AUTH_ADMIN_USERNAME": "admin",
             "MLFLOW_AUTH_ADMIN_PASSWORD": self.admin_password,

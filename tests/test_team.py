@@ -292,7 +292,8 @@ def test_no_secret_reaches_a_file_the_database_or_an_artifact(stack: TeamStack, 
     """The project used the S3 keys (DVC's remote, the server's artifact store) and the tracking
     server's passwords (the admin's for `make identity`, the person's for the pipeline): none is in
     a commit, a file of the project (DVC's config and cache included), what the tracking server
-    stored in PostgreSQL (params, tags, metrics, registry) or an object of either bucket."""
+    stored in PostgreSQL (params, tags, metrics, registry), an object of either bucket, or the
+    command line of a process (the database's password included)."""
     secrets = [AWS_ENV["AWS_SECRET_ACCESS_KEY"], stack.admin_password, *stack.users.values()]
     commits = run(["git", "rev-list", "--all"], team_project).stdout.split()
     assert len(commits) >= 2  # the generated commit and the one after repro
@@ -317,6 +318,10 @@ def test_no_secret_reaches_a_file_the_database_or_an_artifact(stack: TeamStack, 
         assert stored, bucket
         leaked = [key for key, content in stored.items() for secret in secrets if secret.encode() in content]
         assert leaked == []
+    # Nor a command line of the stack's processes, which any user of the machine sees in `ps`.
+    command_lines = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True, check=True).stdout
+    assert "mlflow server --app-name basic-auth" in command_lines  # the stack is running
+    assert [secret for secret in (*secrets, stack.pg_password) if secret in command_lines] == []
 
 
 REGISTER_AND_PROMOTE = [*REGISTER_POINTS, *PROMOTE_POINTS]
