@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 
 
 T = TypeVar("T")
+LOCAL_STORE = "mlflow.db"  # the project's own store, at its root
 MLFLOW_DEFAULTS = {  # each one unless set in the environment
     # Fail within seconds when a tracking server is down, instead of MLflow's default minutes of retries.
     "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2",
@@ -64,8 +65,8 @@ def tracking_uri() -> str:
 
 
 def local_tracking_uri() -> str:
-    """The project's own store: the SQLite file mlflow.db at its root."""
-    return f"sqlite:///{project_root() / 'mlflow.db'}"
+    """The project's own store: the SQLite file LOCAL_STORE at its root."""
+    return f"sqlite:///{project_root() / LOCAL_STORE}"
 
 
 def is_server(uri: str) -> bool:

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 
 from ..common.errors import PipelineError, run_main
 from ..common.failpoints import fail_point
-from ..common.project import project_settings
+from ..common.project import project_root, project_settings
 from . import registry, runs, store
 
 if TYPE_CHECKING:
@@ -161,15 +161,20 @@ def sent_copy(local_run_id: str) -> ModelVersion | None:
     return registry.version_of_run(project_model_name(), copies[0].info.run_id) if copies else None
 
 
-def pending_count() -> int:
-    """How many local runs wait for the configured tracking server (0 without one)."""
+def local_client() -> MlflowClient | None:
+    """A client on the project's own store, None when it has none (a clone that never fell back:
+    opening one would create it)."""
     from mlflow import MlflowClient
 
-    uri = store.tracking_uri()
-    if not store.is_server(uri):
-        return 0
-    local = MlflowClient(tracking_uri=store.local_tracking_uri(), registry_uri=store.local_tracking_uri())
-    return len(pending_runs(local, uri))
+    if not (project_root() / store.LOCAL_STORE).exists():
+        return None
+    return MlflowClient(tracking_uri=store.local_tracking_uri(), registry_uri=store.local_tracking_uri())
+
+
+def pending_count() -> int:
+    """How many local runs wait for the configured tracking server (0 without one)."""
+    uri, local = store.tracking_uri(), local_client()
+    return len(pending_runs(local, uri)) if store.is_server(uri) and local else 0
 
 
 def project_model_name() -> str:
@@ -181,8 +186,6 @@ def project_model_name() -> str:
 
 def sync() -> int:
     """Send every pending run to the tracking server; return how many were sent."""
-    from mlflow import MlflowClient
-
     from .. import tasks
 
     server_uri = store.tracking_uri()
@@ -190,8 +193,8 @@ def sync() -> int:
         raise PipelineError(
             f"the tracking URI is the local store ({server_uri}): there is no server to send runs to"
         )
-    local = MlflowClient(tracking_uri=store.local_tracking_uri(), registry_uri=store.local_tracking_uri())
-    pending = pending_runs(local, server_uri)
+    local = local_client()
+    pending = pending_runs(local, server_uri) if local else []
     if not pending:
         print(f"sync: no run is waiting for {server_uri}")
         return 0
