@@ -109,7 +109,12 @@ def test_repro_registers_a_model_that_traces_back(combo: Combo, reproduced) -> N
     pyproject = tomllib.loads((project / "pyproject.toml").read_text())
     assert model.description == pyproject["project"]["description"]
     metrics = json.loads((project / "dvclive" / "metrics.json").read_text())
-    assert run_data.metrics == pytest.approx(metrics)
+    # A boosted model's run also holds its training curve's last losses (train's dvclive summary).
+    curve = json.loads((project / "dvclive" / "training" / "metrics.json").read_text()).get("loss", {})
+    assert run_data.metrics == pytest.approx(
+        metrics | {f"loss/{split}": value for split, value in curve.items()}
+    )
+    assert bool(curve) == (combo.model == "gradient_boosting")
     assert "Data and pipelines are up to date" in dvc(project, "repro")
     output = (project.parent / "repro.log").read_text()
     assert "warning" not in output.lower() and "Traceback" not in output, output

@@ -21,7 +21,7 @@ import yaml
 from conftest import COMBOS, TEST_DATA, Combo, bake, dvc, run
 from team_stack import AWS_ENV, TeamStack, aws_kwargs, free_port
 from test_hooks import cookiecutter_cli
-from test_predict import answers_of, bento_served, build_bento, post, post_when_up
+from test_predict import answers_of, bento_served, build_bento, post, post_when_up, served_models
 
 OWN = [pytest.param(c, id=c.id, marks=pytest.mark.xdist_group(c.id)) for c in COMBOS if c.own]
 
@@ -122,8 +122,8 @@ def test_a_served_model_answers_raw_rows_like_batch_predict(reproduced, tmp_path
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=30)
     # The same rows, text categories and empty cells included, through a Bento of the same model.
-    bento = build_bento(project, model)
-    assert bento["services"][0]["models"][0]["tag"].endswith(":v1")
+    (served,) = served_models(build_bento(project, model))
+    assert served.endswith(":v1")
     records = json.loads(rows.to_json(orient="records"))
     expected = answers_of(pd.read_csv(tmp_path / "batch.csv"))
     with bento_served(project, free_port(), tmp_path / "bento.log") as url:
