@@ -27,7 +27,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
-from .common.errors import PipelineError
+from .common.errors import PipelineError, first_line
 from .training_curves import BOOSTED, fit_reporting
 
 if TYPE_CHECKING:
@@ -170,9 +170,8 @@ def library_loading(name: str) -> Iterator[None]:
     try:
         yield
     except (ImportError, OSError, ValueError) as error:  # XGBoostError is a ValueError
-        first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise PipelineError(
-            f"train.model: {name} can't be loaded ({first_line}); run `make setup`, and on macOS "
+            f"train.model: {name} can't be loaded ({first_line(error)}); run `make setup`, and on macOS "
             "`brew install libomp` first"
         ) from error
 

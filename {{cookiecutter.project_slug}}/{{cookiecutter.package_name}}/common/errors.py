@@ -16,6 +16,13 @@ class PipelineError(Exception):
     """A problem the user can fix (bad params, bad data, missing file): said in one line."""
 
 
+def first_line(error: Exception) -> str:
+    """The first line of an exception's message (its type's name when it has none): another
+    library's error, quoted in one line."""
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
+
+
 def explain_with(explainer: Callable[[Exception], str | None]) -> Callable[[Exception], str | None]:
     """Have run_main report the exceptions `explainer` recognises in the line it returns."""
     EXPLAINERS.append(explainer)

@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 
 from .. import schema
-from ..common.errors import PipelineError
+from ..common.errors import PipelineError, first_line
 from ..common.project import PACKAGE, git, project_root, project_settings
 from ..tables import urls
 from ..tracking import auth, store, sync
@@ -40,10 +40,10 @@ def check_tracking(report: Report) -> None:
     if uri.startswith("sqlite:///"):
         check_sqlite_store(report, Path(uri.removeprefix("sqlite:///")))
         return
-    if urls.clear_text_host(uri):
+    if exposed_host := urls.clear_text_host(uri):
         report.problem(
             f"MLflow tracking server {uri} is reached over plain http: a password sent to "
-            f"{urls.clear_text_host(uri)} travels in clear text",
+            f"{exposed_host} travels in clear text",
             "an https:// URL (the team stack's TLS proxy: docs/team-mode.md#tls)",
         )
     unreachable = store.server_problem(uri)
@@ -71,9 +71,8 @@ def check_tracking(report: Report) -> None:
         experiment_id = store.connect()
         store.client().set_experiment_tag(experiment_id, "doctor.checked_at", str(int(time.time())))
     except Exception as error:  # noqa: BLE001 - MLflow raises many types; report any in one line
-        first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         report.problem(
-            f"MLflow tracking server {uri} does not accept writes: {first_line}",
+            f"MLflow tracking server {uri} does not accept writes: {first_line(error)}",
             "check MLFLOW_TRACKING_USERNAME/MLFLOW_TRACKING_PASSWORD or MLFLOW_TRACKING_TOKEN",
         )
         return

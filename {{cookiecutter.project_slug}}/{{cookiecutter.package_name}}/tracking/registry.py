@@ -9,12 +9,14 @@ from .lineage import version_lineage
 from .store import again_if_raced, client, once_granted
 
 if TYPE_CHECKING:
+    from mlflow import MlflowClient
     from mlflow.entities.model_registry import ModelVersion
 
 
-def version_of_run(name: str, run_id: str) -> ModelVersion | None:
-    """The registered version of model `name` made from `run_id`, if there is one."""
-    versions = client().search_model_versions(f"name = '{name}' and run_id = '{run_id}'")
+def version_of_run(name: str, run_id: str, on: MlflowClient | None = None) -> ModelVersion | None:
+    """The registered version of model `name` made from `run_id`, if there is one (in the store of
+    client `on`, by default the configured one)."""
+    versions = (on or client()).search_model_versions(f"name = '{name}' and run_id = '{run_id}'")
     return min(versions, key=lambda v: int(v.version)) if versions else None
 
 

@@ -142,10 +142,7 @@ def send(
     fail_point("sync.run_ended")
     sent = f"run {remote_id}"
     name = project_model_name()
-    local_version = next(
-        iter(local.search_model_versions(f"name = '{name}' and run_id = '{local_id}'")), None
-    )
-    if local_version is not None:  # the gate passed
+    if registry.version_of_run(name, local_id, on=local) is not None:  # the gate passed
         version = registry.register(model_uri, name, remote_id, ranking)
         fail_point("sync.version_created")
         registry.set_alias(name, STAGING, version.version)
