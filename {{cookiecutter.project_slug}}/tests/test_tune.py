@@ -40,7 +40,7 @@ def test_ranges_of_integers_are_integers_and_any_other_range_numbers() -> None:
         "train.min_samples_leaf": {"low": 1, "high": 2.5},
         "train.model": ["random_forest", "linear"],
     }
-    tune = TuneParams.model_validate({"metric": None, "space": space})
+    tune = TuneParams.model_validate({"metric": None, "space": space, "storage": "", "grace_period": 120})
     assert search_space(tune.space) == {
         "train.max_depth": IntDistribution(2, 16),
         "train.n_estimators": IntDistribution(50, 400, log=True),

@@ -88,6 +88,8 @@ class Range(Section):
 class TuneParams(Section):
     metric: str | None = Field(description="the objective; null: the task's first ranking metric")
     space: dict[str, Range | list[str | int | float | bool]]
+    storage: str = Field(description="the study's database URL; empty: .optuna/<study>.jsonl")
+    grace_period: int = Field(ge=10, description="seconds without a heartbeat before a trial is retried")
 
     @model_validator(mode="after")
     def _space_of_train_params(self, info: ValidationInfo) -> TuneParams:

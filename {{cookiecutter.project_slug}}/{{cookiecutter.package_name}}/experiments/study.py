@@ -1,4 +1,5 @@
-"""An Optuna study of `make tune`: kept in .optuna/<study>.jsonl, with its own MLflow run that its
+"""An Optuna study of `make tune`: kept in .optuna/<study>.jsonl, or in a database that many
+machines share (OPTUNA_STORAGE, or tune.storage in params.yaml), with its own MLflow run that its
 trials' runs are nested under, and its report."""
 
 from __future__ import annotations
@@ -10,27 +11,37 @@ from typing import TYPE_CHECKING, Any
 from ..common.errors import PipelineError
 from ..tracking import store
 from ..tracking.runs import STUDY_RUN_TAG
+from .shared import MACHINE_ATTR, shown, this_machine
 
 if TYPE_CHECKING:
     import optuna
+    from optuna.storages import BaseStorage
 
 STUDIES = Path(".optuna")
 
 
-def open_study(name: str, direction: str) -> optuna.Study:
-    """The study `name`, stored in .optuna/<name>.jsonl (Optuna's journal file): new, or continued."""
-    import optuna
+def journal_storage(name: str) -> BaseStorage:
+    """.optuna/<name>.jsonl, Optuna's journal file: this clone's alone."""
     from optuna.storages import JournalStorage
     from optuna.storages.journal import JournalFileBackend, JournalFileOpenLock
 
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
     STUDIES.mkdir(exist_ok=True)
     path = str(STUDIES / f"{name}.jsonl")
     # Optuna's default lock is a symlink, which Windows lets only privileged users make; a file
     # created with O_EXCL needs none. Both take <name>.jsonl.lock, so they exclude each other.
-    storage = JournalStorage(JournalFileBackend(path, lock_obj=JournalFileOpenLock(path)))
+    return JournalStorage(JournalFileBackend(path, lock_obj=JournalFileOpenLock(path)))
+
+
+def open_study(name: str, direction: str, storage: BaseStorage | None = None) -> optuna.Study:
+    """The study `name`, new or continued: in `storage`, a database every machine that names it
+    shares (shared.shared_storage), or else in .optuna/<name>.jsonl. Two machines creating it at
+    once create it once (Optuna's load_if_exists)."""
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    storage = storage or journal_storage(name)
     # A batch's trials are asked before any is told: the constant liar keeps TPE from proposing
-    # the same values twice in one batch.
+    # the same values twice in one batch, and, on a shared study, values another machine runs.
     sampler = optuna.samplers.TPESampler(constant_liar=True)
     study = optuna.create_study(
         study_name=name, storage=storage, direction=direction, sampler=sampler, load_if_exists=True
@@ -46,24 +57,38 @@ def experiment_name(study: optuna.Study, number: int) -> str:
     return f"{study.study_name}-{number}"
 
 
-def study_run(study: optuna.Study, metric: str) -> str:
+def study_run(study: optuna.Study, metric: str, url: str = "") -> str:
     """The id of the study's own MLflow run (found by its tag, or created finished): the trials'
-    runs are nested under it, and it holds the best value so far and Optuna's pictures."""
+    runs of every machine are nested under it, and it holds the best value so far and Optuna's
+    pictures. Two machines that create it at once keep the older one."""
     experiment_id = store.connect()
     client = store.client()  # after connect, which names the store
     name = study.study_name
-    found = client.search_runs([experiment_id], f"tags.{STUDY_RUN_TAG} = '{name}'", max_results=1)
-    if found:
-        return found[0].info.run_id
+
+    def oldest() -> str | None:
+        found = client.search_runs(
+            [experiment_id],
+            f"tags.{STUDY_RUN_TAG} = '{name}'",
+            max_results=1,
+            order_by=["attributes.start_time ASC", "attributes.run_id ASC"],
+        )
+        return found[0].info.run_id if found else None
+
+    if existing := oldest():
+        return existing
+    where = f"the database {shown(url)}" if url else f".optuna/{name}.jsonl"
     run = client.create_run(
         experiment_id,
         run_name=f"study {name}",
-        tags={STUDY_RUN_TAG: name, "mlflow.note.content": f"Optuna study {name!r}: .optuna/{name}.jsonl"},
+        tags={STUDY_RUN_TAG: name, "mlflow.note.content": f"Optuna study {name!r} in {where}"},
     )
     client.log_param(run.info.run_id, "metric", metric)
     client.log_param(run.info.run_id, "direction", study.direction.name.lower())
     client.set_terminated(run.info.run_id)  # nothing runs in it; `make tune` adds to it
-    return run.info.run_id
+    kept = oldest() or run.info.run_id
+    if kept != run.info.run_id:
+        client.delete_run(run.info.run_id)  # another machine's came first
+    return kept
 
 
 def trial_runs(study: optuna.Study) -> dict[str, Any]:
@@ -102,8 +127,9 @@ def log_pictures(study: optuna.Study, parent_run: str) -> None:
             plt.close(figure)
 
 
-def report(study: optuna.Study, metric: str) -> str:
-    """The best trial so far and how to adopt it."""
+def report(study: optuna.Study, metric: str, shared: bool = False) -> str:
+    """The best trial so far and how to adopt it: on a shared study, where it ran, and, if that is
+    another machine, how to pull its experiment first."""
     from optuna.trial import TrialState
 
     finished = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
@@ -112,8 +138,10 @@ def report(study: optuna.Study, metric: str) -> str:
     best = study.best_trial
     values = ", ".join(f"{param}={value}" for param, value in best.params.items())
     name = experiment_name(study, best.number)
+    machine = best.user_attrs.get(MACHINE_ATTR, "")
+    pull = f"dvc exp pull origin {name} && " if shared and machine != this_machine() else ""
     return (
         f"tune: best of {len(finished)} finished trial(s) of {study.study_name!r}: {name}, "
-        f"{metric}={best.value:.4f} with {values}\n"
-        f"To adopt it: dvc exp apply {name} && make promote"
+        f"{metric}={best.value:.4f} with {values}" + (f", run on {machine}" if shared else "") + "\n"
+        f"To adopt it: {pull}dvc exp apply {name} && make promote"
     )

@@ -11,9 +11,11 @@ the study's own run) is told back to Optuna. A failed experiment is a failed tri
 on. The study's run holds the best value after each trial and Optuna's pictures.
 
 The study is kept in .optuna/<study>.jsonl (git-ignored): the same command again continues it,
-first settling the trials an interrupted run left open (kill -9), from their experiments. Ctrl-C
-stops the running trials, tells Optuna those that finished, and leaves no DVC worker running. It
-never promotes: at the end it prints the best trial and the commands that adopt it.
+first settling the trials an interrupted run left open (kill -9), from their experiments. With a
+database instead (OPTUNA_STORAGE or tune.storage), any number of clones on any machines search one
+study together: see shared.py. Ctrl-C stops this clone's running trials, tells Optuna those that
+finished, and leaves no DVC worker running. It never promotes: at the end it prints the best trial
+(of every machine) and the commands that adopt it.
 """
 
 from __future__ import annotations
@@ -40,12 +42,22 @@ from .queue import (
     stop_idle_workers,
     use_this_environment,
 )
+from .shared import (
+    MACHINE_ATTR,
+    check_git_remote,
+    heartbeats,
+    push_experiments,
+    shared_storage,
+    storage_url,
+    this_machine,
+)
 from .study import experiment_name, log_pictures, open_study, report, study_run, trial_runs
 from .sweep import run_grid
 
 if TYPE_CHECKING:
     import optuna
     from optuna.distributions import BaseDistribution
+    from optuna.storages import RDBStorage
 
 STUDY_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*$")  # also a DVC experiment name's prefix
 STUDY_TAG, TRIAL_TAG = "optuna_study", "optuna_trial"  # on each trial's run
@@ -104,8 +116,8 @@ def tell(study: optuna.Study, numbers: list[int], metric: str, parent_run: str) 
 
 
 def settle_interrupted(study: optuna.Study, metric: str, parent_run: str, jobs: int, timeout: float) -> None:
-    """Trials a killed run left open: let those DVC still has queued or running finish, then tell
-    each one's outcome (see tell)."""
+    """Trials a killed run of this clone left open: let those DVC still has queued or running
+    finish, then tell each one's outcome (see tell)."""
     open_trials = unfinished(study)
     if not open_trials:
         return
@@ -118,10 +130,15 @@ def settle_interrupted(study: optuna.Study, metric: str, parent_run: str, jobs: 
 
 
 def unfinished(study: optuna.Study) -> list[int]:
-    """The trials asked for and not yet told."""
+    """The trials this clone asked for and has not told yet (another machine's are its own)."""
     from optuna.trial import TrialState
 
-    return [trial.number for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))]
+    here = this_machine()
+    return [
+        trial.number
+        for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+        if trial.user_attrs.get(MACHINE_ATTR, here) == here
+    ]
 
 
 def queue_trials(
@@ -133,10 +150,11 @@ def queue_trials(
     without starting a `dvc` process per trial, which costs more than the queueing."""
     from dvc.repo import Repo
 
-    numbers, overrides = {}, {}
+    numbers, overrides, here = {}, {}, this_machine()
     with Repo() as repo:
         for _ in range(count):
-            trial = study.ask(space)
+            trial = study.ask(space)  # a failed trial of a lost machine first, with its params
+            trial.set_user_attr(MACHINE_ATTR, here)
             name = experiment_name(study, trial.number)
             values = [f"{param}={value}" for param, value in trial.params.items()]
             repo.experiments.run(queue=True, name=name, params=values)
@@ -144,21 +162,37 @@ def queue_trials(
     return numbers, overrides
 
 
-def tune(study: optuna.Study, metric: str, parent_run: str, trials: int, jobs: int, timeout: float) -> float:
-    """Run `trials` more trials of the study, `jobs` at a time (see the module docstring). Return
-    the seconds spent on the study's own work: asking, queueing and telling."""
+def tune(
+    study: optuna.Study,
+    storage: RDBStorage | None,
+    metric: str,
+    parent_run: str,
+    trials: int,
+    jobs: int,
+    timeout: float,
+) -> float:
+    """Run `trials` more trials of the study, `jobs` at a time (see the module docstring); on a
+    shared `storage`, beat for each running trial and push each finished one. Return the seconds
+    spent on the study's own work: asking, queueing and telling."""
+    from optuna.storages import fail_stale_trials
+
     params = load_params()
     space = search_space(params.tune.space)
-    settle_interrupted(study, metric, parent_run, jobs, timeout)
+    with heartbeats(storage, study, unfinished(study)):
+        settle_interrupted(study, metric, parent_run, jobs, timeout)
     done, own_work = 0, 0.0
     while done < trials:
         started = time.perf_counter()
+        fail_stale_trials(study)  # a lost machine's trials: their params are asked again first
         batch, overrides = queue_trials(study, space, min(jobs, trials - done))
         own_work += time.perf_counter() - started
-        states, _ = run_grid(set(batch), overrides, jobs, timeout)
+        with heartbeats(storage, study, batch.values()):
+            states, _ = run_grid(set(batch), overrides, jobs, timeout)
         started = time.perf_counter()
         tell(study, list(batch.values()), metric, parent_run)
         own_work += time.perf_counter() - started
+        if storage is not None:
+            push_experiments(name for name in batch if states.get(name) == SUCCESS)
         done += len(batch)
         failed = sorted(name for name in batch if states.get(name) != SUCCESS)
         print(
@@ -200,12 +234,17 @@ def main() -> None:
     if args.trials < 1 or args.jobs < 1:
         raise PipelineError(f"--trials and --jobs must be 1 or more, got {args.trials} and {args.jobs}")
     use_this_environment()
-    metric, direction = objective(load_params())
-    study = open_study(args.study, direction)
-    parent_run = study_run(study, metric)
+    params = load_params()
+    metric, direction = objective(params)
+    url = storage_url(params.tune.storage)
+    storage = shared_storage(url, params.tune.grace_period) if url else None
+    if storage is not None:
+        check_git_remote()
+    study = open_study(args.study, direction, storage)
+    parent_run = study_run(study, metric, url)
     started = time.perf_counter()
     try:
-        own_work = tune(study, metric, parent_run, args.trials, args.jobs, args.timeout)
+        own_work = tune(study, storage, metric, parent_run, args.trials, args.jobs, args.timeout)
     except KeyboardInterrupt:
         stop_trials(study, metric, parent_run)
         log_pictures(study, parent_run)
@@ -219,7 +258,7 @@ def main() -> None:
         f"tune: {args.trials} trial(s) in {time.perf_counter() - started:.0f} s; the study's own work "
         f"(asking, queueing, telling) {own_work / args.trials:.2f} s per trial"
     )
-    print(report(study, metric))
+    print(report(study, metric, shared=storage is not None))
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@
 - git and DVC: a repository with a commit, the raw data as its .dvc file records it, and the
   plots templates dvc.yaml names;
 - the environment: the installed packages at the versions uv.lock pins for the pipeline;
+- a shared Optuna study's database (OPTUNA_STORAGE or tune.storage), if any: it answers;
 - secrets at rest: `.env`, `.dvc/config.local` and the TLS key readable by their owner only.
 
 Each line starts with `ok:` or `problem:`; a problem says what is wrong and how to fix it.
@@ -26,6 +27,8 @@ from pathlib import Path
 from .. import schema
 from ..common.errors import PipelineError, first_line
 from ..common.project import PACKAGE, git, project_root, project_settings
+from ..config import load_params
+from ..experiments.shared import database_problem, shown, storage_url
 from ..tables import urls
 from ..tracking import auth, store, sync
 from .environment import mismatches, pins_of
@@ -163,6 +166,17 @@ def check_sqlite_store(report: Report, path: Path) -> None:
     report.ok(f"MLflow store {path} is intact and writable")
 
 
+def check_study_storage(report: Report) -> None:
+    """The database a shared Optuna study lives in (make tune) answers, and is not MLflow's."""
+    url = storage_url(load_params().tune.storage)
+    if url:
+        problem = database_problem(url)
+        if problem:
+            report.problem(*problem)
+        else:
+            report.ok(f"Optuna's study storage {shown(url)} answers: make tune shares its studies")
+
+
 def check_repository(report: Report) -> None:
     """A git repository with a commit, and the DVC-tracked raw data present in the workspace."""
     from dvc.repo import Repo
@@ -270,6 +284,7 @@ def main() -> None:
     if not args.remote:
         check_tracking(report)
         check_pending_runs(report)
+        check_study_storage(report)
         check_repository(report)
         check_environment(report)
         check_plots_templates(report)
