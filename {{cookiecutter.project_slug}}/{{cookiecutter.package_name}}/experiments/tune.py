@@ -183,7 +183,8 @@ def tune(
     done, own_work = 0, 0.0
     while done < trials:
         started = time.perf_counter()
-        fail_stale_trials(study)  # a lost machine's trials: their params are asked again first
+        if storage is not None:
+            fail_stale_trials(study)  # a lost machine's trials: their params are asked again first
         batch, overrides = queue_trials(study, space, min(jobs, trials - done))
         own_work += time.perf_counter() - started
         with heartbeats(storage, study, batch.values()):
