@@ -1,6 +1,6 @@
 """Benchmark a generated project: what the template costs on top of DVC and of the ML work itself.
 
-    .venv/bin/python bench/run.py [--repeats 3] [--sizes 10000,100000,1000000] [--only 1,2,4,5,7,8,9,10]
+    .venv/bin/python bench/run.py [--repeats 3] [--sizes 10000,100000,1000000] [--only 1,2,4,5,7,8,9,10,11]
                                   [--baseline <git ref>]
 
 Measures 5, 6, 7 and 10 use a synthetic table of 20 feature columns (15 numbers, 5 text categories)
@@ -397,6 +397,15 @@ def measure_tune(scratch: Path) -> list[tuple[str, str, str]]:
     ]  # fmt: skip
 
 
+def measure_shared(scratch: Path) -> list[tuple[str, str, str]]:
+    from shared_study import measure_shared_study
+
+    project = first_model(scratch / "shared")
+    sh("git", "add", "--all", cwd=project)
+    commit(project, "baseline")
+    return measure_shared_study(project, ENV, PACKAGE)
+
+
 def measure_scale(scratch: Path, sizes: list[int], repeats: int) -> list[tuple[str, str, str]]:
     rows = []
     scale = first_model(scratch / "scale")
@@ -552,7 +561,7 @@ def main() -> None:
         default="1,2,4,5,7,8,10",
         help="which measures: 1, 2 (measures 2 and 3), 4, 5 (the scale check, and 6 and 3 at its "
         "largest size), 7, 8 (set-up: make demo from a clone, make setup), 9 (make tune), "
-        "10 (reading a 1 M-row .csv.gz)",
+        "10 (reading a 1 M-row .csv.gz), 11 (one study on PostgreSQL, 1 clone against 2)",
     )
     parser.add_argument(
         "--baseline", metavar="REF", help="measure (1) also for the template at this git ref, in turns"
@@ -580,6 +589,8 @@ def main() -> None:
             rows += measure_tune(scratch)
         if "10" in chosen:
             rows += measure_read(scratch, args.repeats)
+        if "11" in chosen:
+            rows += measure_shared(scratch)
 
     print(
         f"\nMachine: {os.cpu_count()} cores, Python {sys.version.split()[0]}; medians of {args.repeats} runs\n"

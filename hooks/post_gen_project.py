@@ -56,6 +56,8 @@ def prune(options: dict) -> None:
         for module in ("identities.py", "stack_env.py"):  # the team stack's users and secrets
             Path(options["package_name"], "ops", module).unlink()
         Path("tests", "test_stack_env.py").unlink()
+        if options["ci"] == "github":
+            Path(".github", "workflows", "tune.yml").unlink()  # its study lives on the team's database
     for cache in list(Path().rglob("__pycache__")):  # copied from a template folder whose code ran
         shutil.rmtree(cache)
 

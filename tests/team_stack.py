@@ -33,6 +33,7 @@ AUTH_CONFIG = (
     Path(__file__).resolve().parents[1] / "{{cookiecutter.project_slug}}" / "docker" / "basic_auth.ini"
 )
 PROXY_CONFIG = AUTH_CONFIG.with_name("nginx.conf")  # the compose stack's TLS proxy
+OPTUNA_DB_SCRIPT = AUTH_CONFIG.with_name("optuna-db.sh")  # Optuna's database, beside MLflow's
 ARTIFACT_BUCKET = "mlflow-artifacts"
 DVC_BUCKET = "dvc-remote"
 # moto accepts any key; these stand for the team's real ones, which come from the environment.
@@ -282,6 +283,23 @@ class TeamStack:
         env = {**os.environ, "PGPASSWORD": self.pg_password}
         return subprocess.run(command, check=True, capture_output=True, text=True, env=env).stdout
 
+    def create_optuna_database(self, bin_dir: Path) -> str:
+        """Optuna's own database, made by the compose stack's docker/optuna-db.sh as PostgreSQL's
+        image runs it; return its URL (OPTUNA_STORAGE)."""
+        password = secrets.token_hex(8)
+        env = {
+            **os.environ,
+            "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",  # its psql
+            "PGHOST": "127.0.0.1",
+            "PGPORT": str(self.pg_port),
+            "PGPASSWORD": self.pg_password,
+            "POSTGRES_USER": "mlflow",
+            "POSTGRES_DB": "mlflow",
+            "OPTUNA_DB_PASSWORD": password,
+        }
+        subprocess.run(["sh", str(OPTUNA_DB_SCRIPT)], check=True, capture_output=True, env=env)
+        return f"postgresql+psycopg2://optuna:{password}@127.0.0.1:{self.pg_port}/optuna"
+
     def dump_database(self, bin_dir: Path) -> str:
         """Everything the tracking server keeps in PostgreSQL, as `pg_dump` writes it (SQL text)."""
         return self.run_on_database(bin_dir, "pg_dump")
@@ -404,6 +422,50 @@ class TeamStack:
 
         s3 = boto3.client("s3", endpoint_url=self.s3_endpoint, **aws_kwargs())
         return {key: s3.get_object(Bucket=bucket, Key=key)["Body"].read() for key in self.objects(bucket)}
+
+
+@contextmanager
+def running_stack(root: Path) -> Iterator[TeamStack]:
+    """PostgreSQL, S3 and the tracking server with users `person` and `ci`, stopped after; this
+    process talks to the server as its admin. Fails (CI) or skips without PostgreSQL's binaries."""
+    import pytest
+
+    bin_dir = postgres_bin()
+    if bin_dir is None:
+        message = "PostgreSQL server binaries are not installed (Debian: apt-get install postgresql)"
+        if os.environ.get("CI"):
+            pytest.fail(f"{message}; .ci/run installs them")
+        pytest.skip(message)
+    team = TeamStack(root)
+    try:
+        team.start_postgres(bin_dir)
+        team.start_s3()
+        team.create_buckets()
+        team.start_mlflow()
+        with pytest.MonkeyPatch.context() as env:
+            # This process checks the server as its admin; projects run as `person` (client_env).
+            env.setenv("MLFLOW_TRACKING_USERNAME", "admin")
+            env.setenv("MLFLOW_TRACKING_PASSWORD", team.admin_password)
+            team.create_users("person", "ci")
+            yield team
+    finally:
+        for process in reversed(team.processes):
+            team.stop(process)
+        team.stop_postgres(bin_dir)
+
+
+def bake_team(stack: TeamStack, out: Path, slug: str, tracking_uri: str | None = None) -> Path:
+    """A project generated for the team stack: tracking server, S3 remote and its endpoint."""
+    from conftest import bake
+
+    return bake(
+        out,
+        project_name=slug,
+        team_stack="yes",
+        mlflow_tracking_uri=tracking_uri or stack.tracking_uri,
+        dvc_remote_url=f"s3://{DVC_BUCKET}/{slug}",
+        s3_endpoint_url=stack.s3_endpoint,
+    )
 
 
 def aws_kwargs() -> dict[str, str]:

@@ -276,3 +276,57 @@ def test_listening_addresses_come_from_proc_on_linux_and_from_lsof_elsewhere() -
     finally:
         for sock in sockets:
             sock.close()
+
+
+def test_tune_workflow_spreads_one_study_over_the_runners_asked_for(tmp_path: Path) -> None:
+    """Team projects get a hand-started workflow whose matrix has one runner per `workers`, each
+    running `make tune` on the study named by `study`; the database and identities come from
+    secrets, only into the steps that use them; a bad `workers` stops before any runner starts."""
+    project = bake(tmp_path, project_name="ci-tune", team_stack="yes")
+    workflow_file = project / ".github" / "workflows" / "tune.yml"
+    run([*SCHEMA_CHECK, str(workflow_file)], project)
+    workflow = yaml.safe_load(workflow_file.read_text())
+    assert set(workflow_triggers(workflow)) == {"workflow_dispatch"}
+    assert set(workflow_triggers(workflow)["workflow_dispatch"]["inputs"]) == {"study", "trials", "workers"}
+    plan, tune = workflow["jobs"]["plan"], workflow["jobs"]["tune"]
+    assert tune["needs"] == "plan" and tune["strategy"]["matrix"]["worker"] == (
+        "${{ fromJSON(needs.plan.outputs.workers) }}"
+    )
+    (plan_step,) = plan["steps"]
+    for workers, expected in (("3", "list=[1,2,3]\n"), ("1", "list=[1]\n")):
+        output = tmp_path / "github_output"
+        output.write_text("")
+        env = {**os.environ, "WORKERS": workers, "GITHUB_OUTPUT": str(output)}
+        run(["bash", "-e", "-c", plan_step["run"]], tmp_path, env=env)
+        assert output.read_text() == expected
+    for bad in ("0", "21", "2; rm -rf /", ""):
+        env = {**os.environ, "WORKERS": bad, "GITHUB_OUTPUT": str(tmp_path / "github_output")}
+        refused = run(["bash", "-e", "-c", plan_step["run"]], tmp_path, check=False, env=env)
+        assert refused.returncode != 0 and "workers must be" in refused.stdout
+    commands = [step["run"] for step in tune["steps"] if "run" in step]
+    targets = {match for command in commands for match in re.findall(r"\bmake ([a-z-]+)", command)}
+    assert targets == {"setup", "data", "tune"}
+    for target in targets:
+        run(["make", "-n", target], project)
+    search = next(step for step in tune["steps"] if step.get("name") == "Search")
+    assert search["run"] == 'make tune TRIALS="$TRIALS" JOBS=1 STUDY="$STUDY"'  # inputs as data, not code
+    with_secrets = {
+        step.get("name", step.get("run")): sorted(
+            k for k, v in step.get("env", {}).items() if "secrets." in v
+        )
+        for step in tune["steps"]
+        if any("secrets." in value for value in step.get("env", {}).values())
+    }
+    assert with_secrets == {
+        "Data": ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"],
+        "Search": [
+            "AWS_ACCESS_KEY_ID",
+            "AWS_SECRET_ACCESS_KEY",
+            "MLFLOW_TRACKING_PASSWORD",
+            "MLFLOW_TRACKING_USERNAME",
+            "OPTUNA_STORAGE",
+        ],
+    }
+    assert not (
+        bake(tmp_path / "alone", project_name="ci-alone") / ".github" / "workflows" / "tune.yml"
+    ).exists()

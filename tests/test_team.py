@@ -46,9 +46,11 @@ from team_stack import (
     DVC_BUCKET,
     TeamStack,
     aws_kwargs,
+    bake_team,
     free_port,
     http_status,
     postgres_bin,
+    running_stack,
 )
 
 pytestmark = pytest.mark.xdist_group("team")
@@ -57,40 +59,8 @@ MODEL = "team-wine"
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory):
-    bin_dir = postgres_bin()
-    if bin_dir is None:
-        message = "PostgreSQL server binaries are not installed (Debian: apt-get install postgresql)"
-        if os.environ.get("CI"):
-            pytest.fail(f"{message}; .ci/run installs them")
-        pytest.skip(message)
-    team = TeamStack(tmp_path_factory.mktemp("stack"))
-    try:
-        team.start_postgres(bin_dir)
-        team.start_s3()
-        team.create_buckets()
-        team.start_mlflow()
-        with pytest.MonkeyPatch.context() as env:
-            # This process checks the server as its admin; projects run as `person` (client_env).
-            env.setenv("MLFLOW_TRACKING_USERNAME", "admin")
-            env.setenv("MLFLOW_TRACKING_PASSWORD", team.admin_password)
-            team.create_users("person", "ci")
-            yield team
-    finally:
-        for process in reversed(team.processes):
-            team.stop(process)
-        team.stop_postgres(bin_dir)
-
-
-def bake_team(stack: TeamStack, out: Path, slug: str, tracking_uri: str | None = None) -> Path:
-    """A project generated for the team stack: tracking server, S3 remote and its endpoint."""
-    return bake(
-        out,
-        project_name=slug,
-        team_stack="yes",
-        mlflow_tracking_uri=tracking_uri or stack.tracking_uri,
-        dvc_remote_url=f"s3://{DVC_BUCKET}/{slug}",
-        s3_endpoint_url=stack.s3_endpoint,
-    )
+    with running_stack(tmp_path_factory.mktemp("stack")) as team:
+        yield team
 
 
 def client(uri: str):

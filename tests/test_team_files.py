@@ -93,7 +93,7 @@ def test_compose_file_matches_the_stack_the_tests_run(tmp_path: Path) -> None:
     schema_check = [sys.executable, "-m", "check_jsonschema", "--builtin-schema", "vendor.compose-spec"]
     run([*schema_check, str(project / "docker-compose.yml")], project)
     env = {**os.environ, "POSTGRES_PASSWORD": "p", "AWS_ACCESS_KEY_ID": "k", "AWS_SECRET_ACCESS_KEY": "s"}
-    env |= {"MLFLOW_ADMIN_PASSWORD": "a", "MLFLOW_FLASK_SERVER_SECRET_KEY": "f"}
+    env |= {"MLFLOW_ADMIN_PASSWORD": "a", "MLFLOW_FLASK_SERVER_SECRET_KEY": "f", "OPTUNA_DB_PASSWORD": "o"}
     env |= {
         f"DVC_{who}_{part}": "x"
         for who in ("PERSON", "CI")
@@ -127,6 +127,8 @@ def test_make_stack_env_writes_secrets_once_outside_git(tmp_path: Path) -> None:
         "DVC_CI_SECRET_ACCESS_KEY",
         "MLFLOW_ADMIN_PASSWORD",
         "MLFLOW_FLASK_SERVER_SECRET_KEY",
+        "OPTUNA_DB_PASSWORD",
+        "OPTUNA_STORAGE",  # Optuna's database, password included, which `make tune` reads
     }
     assert all(len(value) >= 12 for value in secrets.values())
     local = (project / ".dvc" / "config.local").read_text()

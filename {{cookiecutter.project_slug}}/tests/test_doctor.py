@@ -1,13 +1,20 @@
-"""ops.doctor: what a signed-in identity may do, the plots templates dvc.yaml names, and who may
-read the files holding secrets."""
+"""ops.doctor: what a signed-in identity may do, the plots templates dvc.yaml names, who may read
+the files holding secrets, and a shared study's database."""
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
 import pytest
 
-from {{ cookiecutter.package_name }}.ops.doctor import check_secret_files, check_tracking, grant_on, template_names
+from {{ cookiecutter.package_name }}.ops.doctor import (
+    check_secret_files,
+    check_study_storage,
+    check_tracking,
+    grant_on,
+    template_names,
+)
 from {{ cookiecutter.package_name }}.ops.report import Report
 
 # What a tracking server's /users/current and /users/current/permissions answer, put together.
@@ -99,3 +106,22 @@ def test_a_tracking_server_reached_in_clear_text_from_another_host_is_a_problem(
         "mlflow.invalid travels in clear text. Fix: an https:// URL"
     )
     assert (said in capsys.readouterr().out) == clear_text
+
+
+def test_a_shared_studys_database_is_checked_only_when_one_is_named(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("OPTUNA_STORAGE", raising=False)
+    check_study_storage(Report())
+    assert capsys.readouterr().out == ""  # the journal file: nothing to check
+    monkeypatch.setenv("OPTUNA_STORAGE", f"sqlite:///{tmp_path / 'studies.db'}")
+    check_study_storage(report := Report())
+    assert report.problems == 0 and "make tune shares its studies" in capsys.readouterr().out
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]  # nothing listens there once the socket is closed
+    monkeypatch.setenv("OPTUNA_STORAGE", f"postgresql+psycopg2://optuna:s3cret@127.0.0.1:{port}/optuna")
+    check_study_storage(report := Report())
+    said = capsys.readouterr().out
+    assert report.problems == 1 and f"optuna:***@127.0.0.1:{port}/optuna does not answer" in said
+    assert "s3cret" not in said and "Fix: check OPTUNA_STORAGE" in said

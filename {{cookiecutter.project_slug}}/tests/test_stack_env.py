@@ -29,6 +29,8 @@ FORMS = {
     "DVC_CI_SECRET_ACCESS_KEY": r"[0-9a-f]{40}",
     "MLFLOW_ADMIN_PASSWORD": r"[A-Za-z0-9_-]{32}",
     "MLFLOW_FLASK_SERVER_SECRET_KEY": r"[0-9a-f]{64}",
+    "OPTUNA_DB_PASSWORD": r"[0-9a-f]{32}",
+    "OPTUNA_STORAGE": r"postgresql\+psycopg2://optuna:[0-9a-f]{32}@127\.0\.0\.1:5432/optuna",
 }
 
 
@@ -38,6 +40,7 @@ def test_every_secret_of_the_stack_is_generated_anew() -> None:
     for name, form in FORMS.items():
         assert re.fullmatch(form, first[name]), name
         assert first[name] != second[name], name
+    assert first["OPTUNA_STORAGE"].split(":")[2] == first["OPTUNA_DB_PASSWORD"] + "@127.0.0.1"
 
 
 def test_an_env_file_is_read_as_names_and_values(tmp_path: Path) -> None:

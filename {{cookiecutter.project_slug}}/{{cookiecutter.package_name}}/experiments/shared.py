@@ -30,6 +30,7 @@ MACHINE_ATTR = "machine"  # on each trial: where it ran (host:folder)
 ENV_FILE = Path(".env")  # the team stack's settings and secrets, git-ignored
 GIT_REMOTE = "origin"  # where trials' experiments are pushed and pulled from
 CONNECT_SECONDS = 5  # to wait for the study's database before saying it does not answer
+TABLES_LOCK = 0x0F7A5E1  # the advisory lock's key: any number the database's other users leave alone
 
 
 def storage_url(configured: str) -> str:
@@ -122,10 +123,33 @@ def shared_storage(url: str, grace_period: int) -> RDBStorage:
             heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=1),
         )
 
+    with tables_lock(url):
+        try:
+            return storage()
+        except (sqlalchemy.exc.IntegrityError, sqlalchemy.exc.ProgrammingError):
+            return storage()  # another process made Optuna's tables meanwhile (SQLite): they exist
+
+
+@contextlib.contextmanager
+def tables_lock(url: str) -> Iterator[None]:
+    """Hold a PostgreSQL advisory lock while Optuna makes its tables on first use: two machines
+    that start a new database at the same moment would both create its types, and one would fail
+    (duplicate key in pg_type). Nothing to hold for another database."""
+    if not url.startswith("postgresql"):
+        yield
+        return
+    import sqlalchemy
+
+    engine = sqlalchemy.create_engine(url, **engine_options(url))
     try:
-        return storage()
-    except (sqlalchemy.exc.IntegrityError, sqlalchemy.exc.ProgrammingError):
-        return storage()  # two machines created Optuna's tables at once: now they exist
+        with engine.connect() as connection:
+            connection.execute(sqlalchemy.text("SELECT pg_advisory_lock(:key)"), {"key": TABLES_LOCK})
+            try:
+                yield
+            finally:
+                connection.execute(sqlalchemy.text("SELECT pg_advisory_unlock(:key)"), {"key": TABLES_LOCK})
+    finally:
+        engine.dispose()
 
 
 def trial_ids(storage: RDBStorage, study: optuna.Study, numbers: Iterable[int]) -> list[int]:

@@ -168,13 +168,15 @@ def check_sqlite_store(report: Report, path: Path) -> None:
 
 def check_study_storage(report: Report) -> None:
     """The database a shared Optuna study lives in (make tune) answers, and is not MLflow's."""
-    url = storage_url(load_params().tune.storage)
-    if url:
-        problem = database_problem(url)
-        if problem:
-            report.problem(*problem)
-        else:
-            report.ok(f"Optuna's study storage {shown(url)} answers: make tune shares its studies")
+    try:
+        url = storage_url(load_params().tune.storage)
+    except PipelineError as error:
+        return report.problem(f"params.yaml: {error}", "correct it as the message says")
+    problem = database_problem(url) if url else None
+    if problem:
+        report.problem(*problem)
+    elif url:
+        report.ok(f"Optuna's study storage {shown(url)} answers: make tune shares its studies")
 
 
 def check_repository(report: Report) -> None:

@@ -41,10 +41,17 @@ subjectAltName = {SUBJECT_ALT_NAME}
 INSTALL_OPENSSL = "install openssl (or fix it) and run `make stack-env` again"
 
 
+OPTUNA_DATABASE = "postgresql+psycopg2://optuna:{password}@127.0.0.1:5432/optuna"  # docker/optuna-db.sh
+
+
 def generated_secrets() -> dict[str, str]:
-    """A new value for every secret the stack's services read from `.env`."""
+    """A new value for every secret the stack's services read from `.env`, and the URL of Optuna's
+    database with its password, which `make tune` reads from `.env` (OPTUNA_STORAGE)."""
+    optuna_password = secrets.token_hex(16)
     return {
         "POSTGRES_PASSWORD": secrets.token_hex(16),
+        "OPTUNA_DB_PASSWORD": optuna_password,
+        "OPTUNA_STORAGE": OPTUNA_DATABASE.format(password=optuna_password),
         "AWS_ACCESS_KEY_ID": f"stack-{secrets.token_hex(4)}",
         "AWS_SECRET_ACCESS_KEY": secrets.token_hex(20),
         "DVC_PERSON_ACCESS_KEY_ID": f"person-{secrets.token_hex(4)}",
