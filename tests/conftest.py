@@ -285,6 +285,7 @@ SECRETS = ("hunter2", "wJalr", "bPxRfiCY", "ab12cd34", ":secret@")
 # covers all its tests; "module::function" one test (all its parameters).
 LINUX_ONLY = {
     "test_team.py": "team mode against Debian's PostgreSQL server and nginx",
+    "test_shared_study.py": "a study on Debian's PostgreSQL server, a killed clone's processes found in /proc",
     "test_plots.py::test_dvc_plots_page_renders_in_headless_chromium": "Debian's headless Chromium",
     "test_predict.py::test_the_mlflow_ui_shows_where_runs_and_versions_came_from": "Debian's headless Chromium",
 }

@@ -103,7 +103,6 @@ def kill_machine(project: Path, process: subprocess.Popen) -> None:
                 os.kill(int(entry.name), signal.SIGKILL)
 
 
-@pytest.mark.skipif(not Path("/proc").is_dir(), reason="finds a machine's processes in /proc (Linux)")
 def test_two_clones_search_one_study_and_a_killed_clones_trial_runs_again_elsewhere(
     stack: TeamStack, tmp_path: Path
 ) -> None:
