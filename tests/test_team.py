@@ -8,11 +8,15 @@ missing bucket, S3 down) fail fast with a message naming what is wrong, and lose
 
 from __future__ import annotations
 
+import base64
+import concurrent.futures
 import hashlib
+import http.client
 import json
 import os
 import pickle
 import shutil
+import ssl
 import subprocess
 import sys
 import urllib.request
@@ -549,6 +553,66 @@ def test_tls_proxy_serves_the_tracking_server_to_clients_that_trust_its_certific
     assert decision["mlflow_run_id"][:8] in run(["make", "compare"], team_project, env=trusted).stdout
     insecure = {**env, "MLFLOW_TRACKING_INSECURE_TLS": "true"}
     assert decision["mlflow_run_id"][:8] in run(["make", "compare"], team_project, env=insecure).stdout
+
+
+def test_the_proxy_limits_each_client_and_refuses_user_administration(
+    stack: TeamStack, tmp_path: Path
+) -> None:
+    """Through the TLS proxy (docker/nginx.conf): creating a user, making an admin, granting and
+    /signup are refused even to the admin, who does them on the server's own port; one address
+    sending 40 wrong-password requests at once gets 429 beyond its share, and another address
+    signs in meanwhile."""
+    nginx = nginx_binary()
+    stacked = bake(tmp_path, project_name="edges", team_stack="yes")
+    run(["make", "stack-env"], stacked)
+    cert, key = stacked / "docker" / "tls" / "server.crt", stacked / "docker" / "tls" / "server.key"
+    port = int(stack.start_tls_proxy(nginx, cert, key).rsplit(":", 1)[1])
+    context = ssl.create_default_context(cafile=str(cert))
+
+    def status(path: str, user: tuple[str, str], body: dict | None = None, source: str = "127.0.0.1") -> int:
+        connection = http.client.HTTPSConnection(
+            "127.0.0.1", port, context=context, source_address=(source, 0), timeout=120
+        )
+        credentials = base64.b64encode(":".join(user).encode()).decode()
+        headers = {"Authorization": f"Basic {credentials}", "Content-Type": "application/json"}
+        try:
+            connection.request("POST" if body is not None else "GET", path, json.dumps(body), headers)
+            response = connection.getresponse()
+            response.read()
+            return response.status
+        finally:
+            connection.close()
+
+    mallory = {"username": "mallory", "password": "a-long-password"}
+    assert status("/api/2.0/mlflow/users/create", stack.admin, mallory) == 403
+    assert (
+        status(
+            "/ajax-api/2.0/mlflow/users/update-admin", stack.admin, {"username": "person", "is_admin": True}
+        )
+        == 403
+    )
+    grant = {
+        "username": "person",
+        "resource_type": "registered_model",
+        "resource_pattern": "*",
+        "permission": "MANAGE",
+    }
+    assert status("/api/3.0/mlflow/users/permissions/grant", stack.admin, grant) == 403
+    assert status("/signup", stack.admin) == 403
+    assert (
+        status("/api/2.0/mlflow/users/current", ("person", stack.users["person"])) == 200
+    )  # reading oneself
+    own_port = f"{stack.tracking_uri}/api/2.0/mlflow/users/get?username="
+    assert http_status(own_port + "mallory", user=stack.admin) == 404  # never created
+    assert http_status(own_port + "person", user=stack.admin) == 200  # admin work goes here
+
+    search = "/api/2.0/mlflow/experiments/search"
+    guess = lambda _: status(search, ("person", "a-guess"), {"max_results": 1}, source="127.0.0.2")  # noqa: E731
+    with concurrent.futures.ThreadPoolExecutor(40) as pool:
+        flood = pool.map(guess, range(40))
+        assert status(search, ("person", stack.users["person"]), {"max_results": 1}) == 200
+        statuses = list(flood)
+    assert set(statuses) == {401, 429}, statuses
 
 
 def test_dvc_keys_per_identity_let_ci_pull_but_not_push(
