@@ -3,10 +3,10 @@ the files holding secrets, and a shared study's database."""
 
 from __future__ import annotations
 
-import socket
 from pathlib import Path
 
 import pytest
+from conftest import unused_port
 
 from {{ cookiecutter.package_name }}.ops.doctor import (
     check_secret_files,
@@ -117,9 +117,7 @@ def test_a_shared_studys_database_is_checked_only_when_one_is_named(
     monkeypatch.setenv("OPTUNA_STORAGE", f"sqlite:///{tmp_path / 'studies.db'}")
     check_study_storage(report := Report())
     assert report.problems == 0 and "make tune shares its studies" in capsys.readouterr().out
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]  # nothing listens there once the socket is closed
+    port = unused_port()
     monkeypatch.setenv("OPTUNA_STORAGE", f"postgresql+psycopg2://optuna:s3cret@127.0.0.1:{port}/optuna")
     check_study_storage(report := Report())
     said = capsys.readouterr().out

@@ -7,6 +7,7 @@ import socket
 from collections.abc import Iterator
 
 import pytest
+from conftest import unused_port
 
 from {{ cookiecutter.package_name }}.common.errors import PipelineError
 from {{ cookiecutter.package_name }}.ops.ports import ensure_free, in_use
@@ -19,13 +20,6 @@ def listener() -> Iterator[int]:
         server.bind(("127.0.0.1", 0))
         server.listen()
         yield server.getsockname()[1]
-
-
-def unused_port() -> int:
-    """A port nothing listens on (the system's pick, released again)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def test_a_listening_port_is_in_use_on_its_address_and_on_all(listener: int) -> None:

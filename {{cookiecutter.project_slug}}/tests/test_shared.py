@@ -4,7 +4,6 @@ template's tests run it on PostgreSQL with two clones)."""
 from __future__ import annotations
 
 import os
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -13,6 +12,7 @@ from pathlib import Path
 
 import optuna
 import pytest
+from conftest import unused_port
 from optuna.distributions import IntDistribution
 from optuna.storages import fail_stale_trials
 
@@ -33,13 +33,6 @@ from {{ cookiecutter.package_name }}.tracking import store
 
 SPACE = {"train.max_depth": IntDistribution(2, 16)}
 GRACE = 10  # seconds: the least tune.grace_period takes
-
-
-def closed_port() -> int:
-    """A port on 127.0.0.1 nothing listens on."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def test_the_environment_then_dot_env_name_the_storage_before_params_yaml(
@@ -64,7 +57,7 @@ def test_a_storage_is_printed_without_its_password() -> None:
 
 def test_a_storage_that_does_not_answer_stops_tune_in_one_line_before_any_trial() -> None:
     """No trial asked, no experiment queued, no password printed: one line naming the database."""
-    port = closed_port()
+    port = unused_port()
     url = f"postgresql+psycopg2://optuna:s3cret@127.0.0.1:{port}/optuna"
     before = subprocess.run(["git", "for-each-ref", "refs/exps/"], capture_output=True, text=True).stdout
     result = subprocess.run(

@@ -5,14 +5,13 @@ its params, metrics, lineage, model and version."""
 from __future__ import annotations
 
 import http.server
-import socket
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from conftest import RANKING, run_pipeline
+from conftest import RANKING, run_pipeline, unused_port
 from mlflow import MlflowClient
 from mlflow.artifacts import download_artifacts
 
@@ -42,16 +41,10 @@ def answering(status: int) -> Iterator[str]:
         server.server_close()
 
 
-def closed_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def test_nothing_listening_and_a_failing_server_are_outages_a_refusal_is_not(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    uri = f"http://127.0.0.1:{closed_port()}"
+    uri = f"http://127.0.0.1:{unused_port()}"
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
     with pytest.raises(store.ServerDown) as down:
         store.connect()

@@ -15,6 +15,7 @@ RAW_DIR = Path("data", "raw")
 # A registered model's name, as the generation hook and params.yaml's register.model_name take it.
 MODEL_NAME_PATTERN = r"[A-Za-z0-9][A-Za-z0-9_.-]*"
 SCHEMA_FILE = Path("data", "schema.yaml")
+ENV_FILE = Path(".env")  # the team stack's settings and secrets (make stack-env), git-ignored
 
 
 def project_root() -> Path:
@@ -34,6 +35,12 @@ def pyproject() -> dict[str, Any]:
 def project_settings() -> dict[str, Any]:
     """The `[tool.<package>]` table of pyproject.toml (tracking URI and experiment name)."""
     return pyproject()["tool"][PACKAGE]
+
+
+def read_env(path: Path) -> dict[str, str]:
+    """The `NAME=value` lines of an env file."""
+    pairs = (line.split("=", 1) for line in path.read_text(encoding="utf-8").splitlines() if "=" in line)
+    return {name.strip(): value.strip() for name, value in pairs}
 
 
 def git(*args: str) -> str | None:

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..common.errors import PipelineError, first_line
+from ..common.project import ENV_FILE, read_env
 from .queue import dvc
 
 if TYPE_CHECKING:
@@ -27,7 +28,6 @@ if TYPE_CHECKING:
 
 STORAGE_VARIABLE = "OPTUNA_STORAGE"
 MACHINE_ATTR = "machine"  # on each trial: where it ran (host:folder)
-ENV_FILE = Path(".env")  # the team stack's settings and secrets, git-ignored
 GIT_REMOTE = "origin"  # where trials' experiments are pushed and pulled from
 CONNECT_SECONDS = 5  # to wait for the study's database before saying it does not answer
 TABLES_LOCK = 0x0F7A5E1  # the advisory lock's key: any number the database's other users leave alone
@@ -39,12 +39,8 @@ def storage_url(configured: str) -> str:
     journal file."""
     if found := os.environ.get(STORAGE_VARIABLE):
         return found
-    if ENV_FILE.is_file():
-        for line in ENV_FILE.read_text(encoding="utf-8").splitlines():
-            name, _, value = line.partition("=")
-            if name.strip() == STORAGE_VARIABLE and value.strip():
-                return value.strip()
-    return configured
+    dot_env = read_env(ENV_FILE) if ENV_FILE.is_file() else {}
+    return dot_env.get(STORAGE_VARIABLE) or configured
 
 
 def shown(url: str) -> str:

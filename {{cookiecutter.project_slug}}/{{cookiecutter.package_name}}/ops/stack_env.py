@@ -16,8 +16,8 @@ from pathlib import Path
 
 from ..common.errors import PipelineError, run_main
 from ..common.files import atomic_path, write_atomic
+from ..common.project import ENV_FILE, read_env
 
-ENV_FILE = Path(".env")
 TLS_DIR = Path("docker", "tls")
 REMOTE = "storage"  # the DVC remote the template configures
 SUBJECT_ALT_NAME = "DNS:localhost,IP:127.0.0.1"  # the names the proxy answers on
@@ -61,12 +61,6 @@ def generated_secrets() -> dict[str, str]:
         "MLFLOW_ADMIN_PASSWORD": secrets.token_urlsafe(24),
         "MLFLOW_FLASK_SERVER_SECRET_KEY": secrets.token_hex(32),
     }
-
-
-def read_env(path: Path) -> dict[str, str]:
-    """The `NAME=value` lines of an env file."""
-    pairs = (line.split("=", 1) for line in path.read_text(encoding="utf-8").splitlines() if "=" in line)
-    return {name.strip(): value.strip() for name, value in pairs}
 
 
 def has_certificate(folder: Path) -> bool:
