@@ -183,7 +183,7 @@ def notes(table: schema.Schema, frame: object, kept: dict[str, int]) -> list[str
     if unlabeled:
         found.append(
             f"{unlabeled:,} rows have no {table.target!r}{inference.written_as(target.missing)}: "
-            "left out of training and evaluation; after `dvc repro`, score them with "
+            "left out of training and evaluation; after `dvc repro` and `make promote`, score them with "
             "`make predict INPUT=data/prepared/unlabeled.parquet OUTPUT=unlabeled-scores.csv`"
         )
     for word, rows in kept.items():

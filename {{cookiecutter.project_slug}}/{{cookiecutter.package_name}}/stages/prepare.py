@@ -111,7 +111,8 @@ def main() -> None:
     print(f"prepare: {n_train} train rows, {n_test} test rows -> {args.out}")
     if n_unlabeled:
         print(
-            f"prepare: {n_unlabeled:,} rows have no {table.target!r}: left out of training; score them with "
+            f"prepare: {n_unlabeled:,} rows have no {table.target!r}: left out of training; once a version is "
+            f"promoted (make promote), score them with "
             f"`make predict INPUT={args.out / 'unlabeled.parquet'} OUTPUT=unlabeled-scores.csv`"
         )
 
