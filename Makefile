@@ -20,22 +20,30 @@ help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-6s %s\n", $$1, $$2}'
 
 # uv installs the pinned tools far faster than pip; where uv is not on PATH, pip puts this
-# version of it into .venv first, so a fresh machine needs only Python, git and make.
+# version of it into the user cache first, once (where generated projects' `make setup` puts it
+# too), so a fresh machine needs only Python, git and make.
 UV_VERSION := 0.13.9
+UV_BOOTSTRAP := $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/uv-bootstrap/$(UV_VERSION)
 # Where Python may not cache compiled modules (PYTHONDONTWRITEBYTECODE, as on many CI machines),
-# `make test` compiles all of .venv once (the tests start a thousand processes), `make demo` only
-# what the pipeline imports (the project's ops.bytecode): compiling everything takes longer than the demo.
+# `make test` compiles all of .venv once (the tests start a thousand processes); `make demo`
+# compiles only what the pipeline imports (the project's ops.bytecode), as `make setup` does.
 
-UV := $(or $(shell command -v uv 2>/dev/null),$(VENV)/bin/uv)
+UV := $(or $(shell command -v uv 2>/dev/null),$(UV_BOOTSTRAP)/bin/uv)
 NEEDS_3_11 := import sys; v = sys.version_info; sys.exit(0 if v >= (3, 11) else \
 	f"error: $(PYTHON3) is Python {v[0]}.{v[1]}; the template needs 3.11+: install one (uv python install 3.13, \
 	or python.org, Homebrew, apt) and run make PYTHON3=python3.13")
 
-$(VENV)/.installed: requirements.txt $(LOCK) tools/lock.py
-	@test -n "$(PYTHON3)" || { echo "error: no python3 on PATH: install Python 3.11+ (python.org, Homebrew, apt)" >&2; exit 1; }
+NO_PYTHON := echo "error: no python3 on PATH: install Python 3.11+ (python.org, Homebrew, apt)" >&2; exit 1
+
+$(UV_BOOTSTRAP)/bin/uv:
+	@test -n "$(PYTHON3)" || { $(NO_PYTHON); }
+	"$(PYTHON3)" -m venv "$(UV_BOOTSTRAP)"
+	"$(UV_BOOTSTRAP)/bin/python" -m pip install --quiet "uv==$(UV_VERSION)"
+
+$(VENV)/.installed: requirements.txt $(LOCK) tools/lock.py | $(UV)
+	@test -n "$(PYTHON3)" || { $(NO_PYTHON); }
 	@test -x $(PY) || "$(PYTHON3)" -c '$(NEEDS_3_11)'
-	test -x $(PY) || "$(PYTHON3)" -m venv $(VENV)
-	test -x "$(UV)" || $(PY) -m pip install --quiet "uv==$(UV_VERSION)"
+	test -x $(PY) || "$(UV)" venv --quiet --python "$(PYTHON3)" $(VENV)
 	$(PY) tools/lock.py constraints > $(VENV)/constraints.txt
 	"$(UV)" pip install --quiet --python $(PY) -r requirements.txt -c $(VENV)/constraints.txt
 	touch $@

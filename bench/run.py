@@ -492,30 +492,36 @@ BYTECODE_VARIANTS = {"PYTHONDONTWRITEBYTECODE=1": {"PYTHONDONTWRITEBYTECODE": "1
 
 def measure_setup(scratch: Path, repeats: int) -> list[tuple[str, str, str]]:
     """(8): the template's `make demo` from a fresh clone, and a generated project's `make setup`,
-    with uv's cache warm and empty (a new UV_CACHE_DIR), on a PATH without uv (pip bootstraps it),
-    with PYTHONDONTWRITEBYTECODE set and unset (run in turns); side by side with pip installing the
-    project into a new venv (its cache warm)."""
+    with uv's caches warm and empty (a new UV_CACHE_DIR, and a new user cache for the uv that pip
+    bootstraps), on a PATH without uv, with PYTHONDONTWRITEBYTECODE set and unset (run in turns);
+    side by side with pip installing the project into a new venv (its cache warm)."""
     warm = scratch / "uv-cache"
+    bootstrap = scratch / "user-cache"  # where `make venv` and `make setup` keep the uv that pip installs
 
-    def demo(cache: Path, bytecode: dict[str, str]) -> float:
+    def demo(cache: Path, user_cache: Path, bytecode: dict[str, str]) -> float:
         clone = scratch / "clone"
         shutil.rmtree(clone, ignore_errors=True)
         sh("git", "clone", "--quiet", str(TEMPLATE), str(clone), cwd=scratch)
-        return timed_make(clone, "demo", system_env(UV_CACHE_DIR=str(cache), **bytecode))
+        env = system_env(UV_CACHE_DIR=str(cache), XDG_CACHE_HOME=str(user_cache), **bytecode)
+        return timed_make(clone, "demo", env)
 
     set_var = BYTECODE_VARIANTS["PYTHONDONTWRITEBYTECODE=1"]
-    demo_cold = statistics.median(demo(scratch / f"uv-cache-empty-{n}", set_var) for n in range(repeats))
-    demo(warm, set_var)  # fills the warm cache
+    demo_cold = statistics.median(
+        demo(scratch / f"uv-cache-empty-{n}", scratch / f"user-cache-empty-{n}", set_var)
+        for n in range(repeats)
+    )
+    demo(warm, bootstrap, set_var)  # fills the warm caches
     demo_warm = dict(
         zip(
             BYTECODE_VARIANTS,
-            interleaved_medians([lambda b=b: demo(warm, b) for b in BYTECODE_VARIANTS.values()], repeats),
+            interleaved_medians(
+                [lambda b=b: demo(warm, bootstrap, b) for b in BYTECODE_VARIANTS.values()], repeats
+            ),
             strict=True,
         )
     )
 
     project = generate(scratch / "setup")
-    bootstrap = scratch / "user-cache"  # where `make setup` keeps the uv that pip installs
     venv = project / ".venv"
 
     def setup(cache: Path, bytecode: dict[str, str]) -> float:

@@ -108,20 +108,36 @@ def test_make_venv_refuses_a_python_older_than_3_11_in_one_line(tmp_path: Path) 
 @pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")
 def test_make_demo_works_in_a_fresh_clone_on_a_machine_with_python_git_and_make(tmp_path: Path) -> None:
     """The README's first command: .venv made with the newest python3.x on PATH and a uv that pip
-    puts into it, then the default project generated and its whole pipeline run."""
+    puts into the user cache, then the default project generated, set up with its own .venv and
+    its whole pipeline run; the command it prints next works there."""
     clone = tmp_path / "template"
     listed = run(["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"], TEMPLATE).stdout
     for name in filter(None, listed.split("\0")):
         if (TEMPLATE / name).is_file():
             (clone / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(TEMPLATE / name, clone / name)
-    env = {**os.environ, "PATH": fresh_machine_path(tmp_path)}
+    # An empty user cache for the uv that pip bootstraps, but uv's own package cache as it was
+    uv_cache = os.environ.get("UV_CACHE_DIR") or str(
+        Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "uv"
+    )
+    env = {
+        **os.environ,
+        "PATH": fresh_machine_path(tmp_path),
+        "XDG_CACHE_HOME": str(tmp_path / "cache"),
+        "UV_CACHE_DIR": uv_cache,
+    }
     env.pop("VIRTUAL_ENV", None)
     demo = run(["make", "demo"], clone, env=env).stdout
     assert "== Registration:   passed the gate" in demo, demo
     assert "== Model registry: models:/wine-quality version 1, aliases ['staging']" in demo
-    assert (clone / ".venv" / "bin" / "uv").exists()  # no uv on this PATH: pip installed one
-    assert (clone / "demo" / "wine-quality" / "dvc.lock").exists()
+    assert list(
+        (tmp_path / "cache" / "uv-bootstrap").glob("*/bin/uv")
+    )  # no uv on this PATH: pip put one there
+    project = clone / "demo" / "wine-quality"
+    assert (project / "dvc.lock").exists()
+    # "== MLflow UI: cd demo/wine-quality && make ui": the project's own .venv has what it runs
+    assert (project / ".venv" / "bin" / "mlflow").exists()
+    assert "Data and pipelines are up to date." in run(["make", "repro"], project, env=env).stdout
 
 
 @pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")

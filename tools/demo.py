@@ -1,7 +1,9 @@
-"""`make demo`: generate a project with the default options into demo/ and run its pipeline.
+"""`make demo`: generate a project with the default options into demo/, set it up and run its pipeline.
 
-Prints where the project is, its test metrics, the registered model version and its aliases,
-and how to open the MLflow UI. Run again to start over (demo/ is replaced).
+Runs the project's own `make setup` (its .venv, from its uv.lock) and `make repro`, as a user
+would, so the commands printed at the end work there. Prints where the project is, its test
+metrics, the registered model version and its aliases, and how to open the MLflow UI. Run again to
+start over (demo/ is replaced).
 """
 
 from __future__ import annotations
@@ -9,8 +11,10 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sqlite3
 import subprocess
 import sys
+from contextlib import closing
 from pathlib import Path
 
 from cookiecutter.main import cookiecutter
@@ -25,23 +29,37 @@ def generate() -> Path:
     return Path(cookiecutter(str(TEMPLATE), no_input=True, output_dir=str(DEMO_DIR)))
 
 
-def registered_versions(project: Path, model_name: str) -> list[tuple[str, list[str]]]:
-    """(version, aliases) of each registered version, read from the project's SQLite store."""
-    from mlflow import MlflowClient
+def user_environment() -> dict[str, str]:
+    """This process's environment without the template's .venv: the project uses its own."""
+    venv_bin = str(Path(sys.executable).parent)
+    path = os.pathsep.join(folder for folder in os.environ["PATH"].split(os.pathsep) if folder != venv_bin)
+    return {key: value for key, value in os.environ.items() if key != "VIRTUAL_ENV"} | {"PATH": path}
 
-    client = MlflowClient(tracking_uri=f"sqlite:///{project / 'mlflow.db'}")
-    aliases = client.get_registered_model(model_name).aliases  # alias -> version
-    versions = sorted(int(v.version) for v in client.search_model_versions(f"name = '{model_name}'"))
-    return [(str(v), sorted(a for a, av in aliases.items() if int(av) == v)) for v in versions]
+
+def registered_versions(project: Path, model_name: str) -> list[tuple[str, list[str]]]:
+    """(version, aliases) of each registered version, read from the project's SQLite store (its
+    registry tables; importing MLflow here would take longer than the query)."""
+    with closing(sqlite3.connect(project / "mlflow.db")) as store:
+        versions = store.execute("SELECT version FROM model_versions WHERE name = ?", (model_name,))
+        aliases = store.execute(
+            "SELECT alias, version FROM registered_model_aliases WHERE name = ?", (model_name,)
+        ).fetchall()
+        return [
+            (str(v), sorted(alias for alias, av in aliases if av == v))
+            for v in sorted(int(row[0]) for row in versions)
+        ]
 
 
 def main() -> None:
     project = generate()
-    if os.environ.get("PYTHONDONTWRITEBYTECODE"):  # compile what the pipeline imports, once
-        package = next(path.parent.parent.name for path in project.glob("*/ops/bytecode.py"))
-        subprocess.run([sys.executable, "-m", f"{package}.ops.bytecode"], cwd=project, check=True)
-    print(f"\n== Generated {project}\n== Running its pipeline: dvc repro\n", flush=True)
-    subprocess.run([sys.executable, "-m", "dvc", "repro"], cwd=project, check=True)
+    print(f"\n== {project}: make setup", flush=True)
+    setup = subprocess.run(
+        ["make", "setup"], cwd=project, env=user_environment(), capture_output=True, text=True
+    )
+    if setup.returncode != 0:  # its list of installed packages is shown only when something failed
+        sys.exit(f"{setup.stdout}{setup.stderr}\nerror: make setup failed in {project} (above)")
+    print(f"== {project}: make repro\n", flush=True)
+    subprocess.run(["make", "repro"], cwd=project, env=user_environment(), check=True)
     metrics = json.loads((project / "dvclive" / "metrics.json").read_text())
     decision = json.loads((project / "reports" / "registration.json").read_text())
     print(f"\n== Project:        {project}")

@@ -4,13 +4,21 @@ parallel one had, a refusal is retried until the grant lands; anywhere else it s
 
 from __future__ import annotations
 
+import shutil
+import sqlite3
+import subprocess
+import sys
 from collections.abc import Callable
+from contextlib import closing
+from pathlib import Path
 
 import mlflow
 import pytest
+from conftest import PROJECT_ROOT
 from mlflow.exceptions import MlflowException
 from mlflow.protos.databricks_pb2 import PERMISSION_DENIED
 
+from {{ cookiecutter.package_name }}.common.project import project_settings
 from {{ cookiecutter.package_name }}.tracking import registry, store
 
 
@@ -113,3 +121,30 @@ def test_a_refusal_to_add_a_version_to_a_model_the_user_may_read_surfaces_at_onc
     with pytest.raises(MlflowException, match="Permission denied"):
         registry.register(model_uri, "read-only", run_id, ())
     assert create.calls == 1
+
+
+def test_setup_creates_a_missing_local_store_and_leaves_an_existing_one_without_importing_mlflow(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`make setup`'s `python -m <package>.tracking` in a clone without mlflow.db, then again."""
+    for name in ("pyproject.toml", "dvc.yaml"):
+        shutil.copy2(PROJECT_ROOT / name, tmp_path / name)
+    monkeypatch.setenv("DVC_ROOT", str(tmp_path))
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    setup = [
+        sys.executable,
+        "-c",
+        "import runpy, sys; runpy.run_module('{{ cookiecutter.package_name }}.tracking', run_name='__main__');"
+        " print('mlflow imported:', 'mlflow' in sys.modules)",
+    ]
+    first = subprocess.run(setup, capture_output=True, text=True, check=True).stdout
+    assert f"MLflow tracking store: sqlite:///{tmp_path / 'mlflow.db'} (experiment " in first, first
+    assert "mlflow imported: True" in first
+    with closing(sqlite3.connect(tmp_path / "mlflow.db")) as created:
+        names = [row[0] for row in created.execute("SELECT name FROM experiments")]
+    assert project_settings()["mlflow_experiment"] in names  # the copied pyproject.toml's
+    again = subprocess.run(setup, capture_output=True, text=True, check=True).stdout
+    assert again.splitlines() == [
+        f"MLflow tracking store: sqlite:///{tmp_path / 'mlflow.db'}",
+        "mlflow imported: False",
+    ]
