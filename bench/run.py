@@ -1,6 +1,6 @@
 """Benchmark a generated project: what the template costs on top of DVC and of the ML work itself.
 
-    .venv/bin/python bench/run.py [--repeats 3] [--sizes 10000,100000,1000000] [--only 1,2,4,5,7,8,9,10,11]
+    .venv/bin/python bench/run.py [--repeats 3] [--sizes 10000,100000,1000000] [--only 1,2,4,5,7,8,9,10,11,12]
                                   [--baseline <git ref>]
 
 Measures 5, 6, 7 and 10 use a synthetic table of 20 feature columns (15 numbers, 5 text categories)
@@ -406,6 +406,28 @@ def measure_shared(scratch: Path) -> list[tuple[str, str, str]]:
     return measure_shared_study(project, ENV, PACKAGE)
 
 
+def measure_live_run(scratch: Path, repeats: int) -> list[tuple[str, str, str]]:
+    """(12): `train` of XGBoost (200 iterations, its curve written as it trains) on the bundled
+    data, with `train.live_run` off and on (the MLflow run opened as training starts), in turns."""
+    project = first_model(scratch / "live")
+
+    def train(live: bool) -> Callable[[], object]:
+        def run() -> None:
+            set_params(project, model="xgboost", n_estimators=200, live_run=live)
+            dvc(project, "repro", "--force", "--single-item", "train")
+
+        return run
+
+    off, on = interleaved_medians([train(False), train(True)], repeats)
+    return [
+        (
+            "(12) train, XGBoost 200 iterations: `train.live_run` true / false",
+            f"{on:.2f} s / {off:.2f} s = {on / off:.2f}",
+            "",
+        )
+    ]
+
+
 def measure_scale(scratch: Path, sizes: list[int], repeats: int) -> list[tuple[str, str, str]]:
     rows = []
     scale = first_model(scratch / "scale")
@@ -567,7 +589,8 @@ def main() -> None:
         default="1,2,4,5,7,8,10",
         help="which measures: 1, 2 (measures 2 and 3), 4, 5 (the scale check, and 6 and 3 at its "
         "largest size), 7, 8 (set-up: make demo from a clone, make setup), 9 (make tune), "
-        "10 (reading a 1 M-row .csv.gz), 11 (one study on PostgreSQL, 1 clone against 2)",
+        "10 (reading a 1 M-row .csv.gz), 11 (one study on PostgreSQL, 1 clone against 2), "
+        "12 (train with its live MLflow run)",
     )
     parser.add_argument(
         "--baseline", metavar="REF", help="measure (1) also for the template at this git ref, in turns"
@@ -597,6 +620,8 @@ def main() -> None:
             rows += measure_read(scratch, args.repeats)
         if "11" in chosen:
             rows += measure_shared(scratch)
+        if "12" in chosen:
+            rows += measure_live_run(scratch, args.repeats)
 
     print(
         f"\nMachine: {os.cpu_count()} cores, Python {sys.version.split()[0]}; medians of {args.repeats} runs\n"

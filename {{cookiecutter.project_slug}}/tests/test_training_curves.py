@@ -9,15 +9,16 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import run_pipeline
+from conftest import run_pipeline, unused_port
 from sklearn.metrics import log_loss, root_mean_squared_error
 
 from {{ cookiecutter.package_name }} import schema
 from {{ cookiecutter.package_name }}.config import Params, load_params
+from {{ cookiecutter.package_name }}.experiments.compare import runs_table
 from {{ cookiecutter.package_name }}.model import fit_model
 from {{ cookiecutter.package_name }}.stages.prepare import prepare
 from {{ cookiecutter.package_name }}.stages.train import train
-from {{ cookiecutter.package_name }}.tracking import store
+from {{ cookiecutter.package_name }}.tracking import lineage, store
 from {{ cookiecutter.package_name }}.training_curves import BOOSTED
 
 ITERATIONS = 12
@@ -117,3 +118,48 @@ def test_the_curve_reaches_the_mlflow_run_as_each_loss_history(
         assert sorted((point.step, point.value) for point in history) == [
             (int(step), float(value)) for step, value in (line.split("\t") for line in written)
         ]
+
+
+def test_a_live_run_shows_the_curve_as_it_trains_and_register_nests_it_under_the_pipeline_run(
+    tiny_raw: Path, tmp_path: Path, params: Params, mlflow_store: str
+) -> None:
+    update = {"model": "gradient_boosting", "n_estimators": ITERATIONS, "live_run": True}
+    live = params.model_copy(update={"train": params.train.model_copy(update=update)})
+    run, _ = run_pipeline(tiny_raw, tmp_path, live)
+    model_md5 = lineage.file_md5(tmp_path / "model.skops")
+    (training,) = store.client().search_runs(
+        [run["mlflow_experiment_id"]], filter_string=f"tags.live_training_of = '{model_md5}'"
+    )
+    assert training.info.status == "FINISHED" and training.info.run_name == "workspace-training"
+    assert training.data.tags["mlflow.parentRunId"] == run["mlflow_run_id"]  # nested in the UI
+    written = (tmp_path / "curve" / "plots" / "metrics" / "loss" / "test.tsv").read_text().splitlines()[1:]
+    history = store.client().get_metric_history(training.info.run_id, "loss/test")
+    assert sorted((point.step, point.value) for point in history) == [
+        (int(step), float(value)) for step, value in (line.split("\t") for line in written)
+    ]
+    assert len(history) == ITERATIONS
+    # `make compare` lists the pipeline's run, not the live one (it holds only the curve)
+    assert list(runs_table(live.registry.model_name, limit=10)["run"]) == [run["mlflow_run_id"][:8]]
+
+
+def test_a_live_run_the_server_does_not_answer_costs_only_the_live_view(
+    tiny_raw: Path,
+    tmp_path: Path,
+    params: Params,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"http://127.0.0.1:{unused_port()}")
+    prepare(tiny_raw, tmp_path, params.prepare)
+    update = {"model": "lightgbm", "n_estimators": ITERATIONS, "live_run": True}
+    splits = (tmp_path / "train.parquet", tmp_path / "model.skops")
+    train(
+        *splits,
+        params.train.model_copy(update=update),
+        schema.SCHEMA_FILE,
+        tmp_path / "test.parquet",
+        tmp_path / "curve",
+    )
+    assert (tmp_path / "model.skops").exists() and (tmp_path / "curve" / "metrics.json").exists()
+    out = capsys.readouterr().out
+    assert "train: no live MLflow run (" in out and "the curve reaches MLflow at register" in out, out

@@ -39,6 +39,7 @@ class TrainParams(Section):
     min_samples_leaf: int = Field(gt=0, description="fewest training rows in a leaf")
     regularization: float = Field(gt=0, description="linear: strength of the L2 penalty")
     seed: int = Field(description="seed of the model's randomness")
+    live_run: bool = Field(description="open the MLflow run as training starts: its curve live in the UI")
 
 
 class EvaluateParams(Section):

@@ -16,6 +16,7 @@ from .. import tasks
 from ..common.errors import PipelineError, run_main
 from ..config import load_params
 from ..tracking import registry, store
+from ..tracking.live import LIVE_TAG
 from ..tracking.runs import STUDY_RUN_TAG
 
 
@@ -30,6 +31,7 @@ def runs_table(model_name: str, limit: int) -> pd.DataFrame:
     finished = "attributes.status = 'FINISHED'"
     runs = mlflow.search_runs([experiment_id], filter_string=finished, max_results=limit)
     runs = runs[column(runs, f"tags.{STUDY_RUN_TAG}").isna()]  # an Optuna study's run has no model
+    runs = runs[column(runs, f"tags.{LIVE_TAG}").isna()]  # nor has a training's live run (its curve)
     if runs.empty:
         raise PipelineError("no finished MLflow runs yet: run `dvc repro` or `dvc exp run` first")
     versions = registry.registered_versions(model_name)  # run id -> "3 (staging, production)"
@@ -38,7 +40,9 @@ def runs_table(model_name: str, limit: int) -> pd.DataFrame:
             "experiment": column(runs, "tags.dvc_exp_name").fillna("-"),
             "run": runs["run_id"].str[:8],
             "commit": column(runs, "tags.git_commit").fillna("").str[:7],
-            "version": runs["run_id"].map(versions).fillna("-"),
+            "version": runs["run_id"].map(
+                lambda run_id: versions.get(run_id, "-")
+            ),  # none registered: all "-"
         }
     )
     params = runs.filter(like="params.").rename(columns=lambda name: name.removeprefix("params."))

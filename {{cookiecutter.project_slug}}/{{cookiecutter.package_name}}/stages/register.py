@@ -28,7 +28,7 @@ from ..common.failpoints import fail_point
 from ..common.files import read_json, write_json
 from ..config import Params, RegisterParams, load_params
 from ..gate import gate_failures
-from ..tracking import lineage, registry, runs, store, sync
+from ..tracking import lineage, live, registry, runs, store, sync
 
 if TYPE_CHECKING:
     from types import ModuleType
@@ -135,6 +135,7 @@ def record(
     earlier = runs.finished_run(experiment_id, key)
     if earlier is not None:
         run_id, model_uri = earlier
+        live.nest_live_runs(experiment_id, md5s["model"], run_id)
         return run_ids(run_id, experiment_id, model_uri)
     table = schema.load(paths["schema"])
     model, example = load_model(paths["model"], paths["test"], table)
@@ -152,7 +153,9 @@ def record(
     content = RunContent(
         params, (paths["raw"], raw_md5), model, example, table, metrics, paths["images"], paths["curve"], tags
     )
-    return log_run(experiment_id, content, task)
+    logged = log_run(experiment_id, content, task)
+    live.nest_live_runs(experiment_id, md5s["model"], logged["mlflow_run_id"])  # train.live_run's
+    return logged
 
 
 def register(

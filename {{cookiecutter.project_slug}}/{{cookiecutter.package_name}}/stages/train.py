@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import math
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 
 import pandas as pd
@@ -40,31 +41,47 @@ def train(
     table = schema.load(schema_path)
     data = pd.read_parquet(train_path)
     features, target = schema.conform(data, table), data[table.target]
-    if curve_dir is None or test_path is None:
-        model = fit_model(table, params, features, target)
-    elif params.model not in BOOSTED:
-        curve_dir.mkdir(parents=True, exist_ok=True)
-        (curve_dir / "metrics.json").write_text("{}\n")  # no curve: DVC still finds the output
-        model = fit_model(table, params, features, target)
-    else:
-        from dvclive import Live
+    with opened_live_run(params) as live:
+        if curve_dir is None or test_path is None:
+            model = fit_model(table, params, features, target)
+        elif params.model not in BOOSTED:
+            curve_dir.mkdir(parents=True, exist_ok=True)
+            (curve_dir / "metrics.json").write_text("{}\n")  # no curve: DVC still finds the output
+            model = fit_model(table, params, features, target)
+        else:
+            from dvclive import Live
 
-        test = pd.read_parquet(test_path)
-        every = math.ceil(params.n_estimators / CURVE_POINTS)
-        with Live(str(curve_dir), dvcyaml=None, save_dvc_exp=False, report=None) as live:
+            test = pd.read_parquet(test_path)
+            every = math.ceil(params.n_estimators / CURVE_POINTS)
+            with Live(str(curve_dir), dvcyaml=None, save_dvc_exp=False, report=None) as curve_log:
 
-            def report(trees: int, train_loss: float, test_loss: float) -> None:
-                if trees % every and trees != params.n_estimators:
-                    return
-                live.step = trees
-                for name, value in zip(CURVE_METRICS, (train_loss, test_loss), strict=True):
-                    live.log_metric(name, float(value))
-                live.make_summary()  # the latest values, for `dvc exp show` while it trains
+                def report(trees: int, train_loss: float, test_loss: float) -> None:
+                    if trees % every and trees != params.n_estimators:
+                        return
+                    values = dict(zip(CURVE_METRICS, (float(train_loss), float(test_loss)), strict=True))
+                    curve_log.step = trees
+                    for name, value in values.items():
+                        curve_log.log_metric(name, value)
+                    curve_log.make_summary()  # the latest values, for `dvc exp show` while it trains
+                    if live is not None:
+                        live.log(trees, values)
 
-            curve = (schema.conform(test, table), test[table.target], report)
-            model = fit_model(table, params, features, target, curve)
-    save(model, model_path)
+                curve = (schema.conform(test, table), test[table.target], report)
+                model = fit_model(table, params, features, target, curve)
+        save(model, model_path)
+        if live is not None:
+            live.finish(model_path)
     fail_point("train.model_written")
+
+
+def opened_live_run(params: TrainParams) -> AbstractContextManager:
+    """The live MLflow run of `train.live_run` (tracking/live.py), or none: MLflow is imported only
+    when asked for."""
+    if not params.live_run:
+        return nullcontext()
+    from ..tracking.live import live_run
+
+    return live_run(params.model)
 
 
 def main() -> None:
