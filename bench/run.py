@@ -290,12 +290,21 @@ def measure_first_model(scratch: Path, repeats: int) -> list[tuple[str, str, str
     return first_model_rows("(1)", scratch / "first", repeats)
 
 
+def baseline_template(scratch: Path, ref: str) -> Path:
+    """The template as it was at git `ref`, extracted into `scratch` (once)."""
+    baseline = scratch / "baseline-template"
+    if not baseline.is_dir():
+        baseline.mkdir()
+        archive = subprocess.run(
+            ["git", "archive", ref], cwd=TEMPLATE, capture_output=True, check=True
+        ).stdout
+        subprocess.run(["tar", "x"], input=archive, cwd=baseline, check=True)
+    return baseline
+
+
 def measure_against(scratch: Path, repeats: int, ref: str) -> list[tuple[str, str, str]]:
     """(1) for this template and for the template at git `ref`, in turns: a change's before and after."""
-    baseline = scratch / "baseline-template"
-    baseline.mkdir()
-    archive = subprocess.run(["git", "archive", ref], cwd=TEMPLATE, capture_output=True, check=True).stdout
-    subprocess.run(["tar", "x"], input=archive, cwd=baseline, check=True)
+    baseline = baseline_template(scratch, ref)
     now, before = [], []
     for round_number in range(repeats):  # which side goes first alternates, so neither is favoured
         sides = [(now, TEMPLATE, "now"), (before, baseline, "before")][:: 1 if round_number % 2 == 0 else -1]
@@ -339,6 +348,35 @@ def measure_overhead(
             f"{forced:.{digits}f} s / {metrics_only:.{digits}f} s = {forced / metrics_only:.2f}",
             "(stricter)",
         ),
+    ]
+
+
+def measure_overhead_against(scratch: Path, repeats: int, ref: str) -> list[tuple[str, str, str]]:
+    """(3) on the bundled data for a project of this template and one of the template at git
+    `ref`, their `dvc repro -f` and the bare ML work in turns: a change's before and after."""
+    now = first_model(scratch / "overhead-now")
+    before = first_model_parts(scratch / "overhead-before", template=baseline_template(scratch, ref))[0]
+
+    def new_commits() -> None:
+        for project in (now, before):
+            commit(project, "bench: a new commit, so that register logs a new run")
+
+    forced_now, forced_before, bare = interleaved_medians(
+        [
+            lambda: dvc(now, "repro", "--force"),
+            lambda: dvc(before, "repro", "--force"),
+            lambda: sh(sys.executable, "-c", BARE_ML, cwd=now),
+        ],
+        repeats,
+        before_round=new_commits,
+    )
+    return [
+        (
+            f"(3) `dvc repro -f` / bare ML work, bundled data: this template / the template at {ref}",
+            f"{forced_now:.2f} s / {bare:.2f} s = {forced_now / bare:.2f}; "
+            f"{forced_before:.2f} s / {bare:.2f} s = {forced_before / bare:.2f}",
+            "<= 6",
+        )
     ]
 
 
@@ -593,7 +631,9 @@ def main() -> None:
         "12 (train with its live MLflow run)",
     )
     parser.add_argument(
-        "--baseline", metavar="REF", help="measure (1) also for the template at this git ref, in turns"
+        "--baseline",
+        metavar="REF",
+        help="measure (1), and (3) instead of (2), also for the template at this git ref, in turns",
     )
     args = parser.parse_args()
     chosen = set(args.only.split(","))
@@ -604,7 +644,9 @@ def main() -> None:
             rows += measure_against(scratch, args.repeats, args.baseline)
         elif "1" in chosen:
             rows += measure_first_model(scratch, args.repeats)
-        if "2" in chosen:
+        if "2" in chosen and args.baseline:
+            rows += measure_overhead_against(scratch, args.repeats, args.baseline)
+        elif "2" in chosen:
             rows += measure_repro(scratch, args.repeats)
         if "4" in chosen:
             rows += measure_sweep(scratch)

@@ -236,25 +236,30 @@ def server_versions(stack: TeamStack, name: str) -> list[str]:
 def test_four_parallel_experiments_each_log_one_run_and_version_on_the_server(
     stack: TeamStack, tmp_path: Path
 ) -> None:
-    """`make sweep` with 4 jobs against the tracking server, on a project and data it has not seen."""
+    """`make sweep` with 4 jobs against the tracking server, on a project and data it has not seen,
+    of LightGBM with each training's live run (`train.live_run`)."""
     project = bake_team(stack, tmp_path, "team-sweep")
-    sweep = [
-        sys.executable,
-        "-m",
-        "team_sweep.experiments.sweep",
-        "-S",
-        "train.n_estimators=5,6,7,8",
-        "--jobs",
-        "4",
-    ]
+    grid = ["-S", "train.n_estimators=5,6,7,8", "-S", "train.model=lightgbm", "-S", "train.live_run=true"]
+    sweep = [sys.executable, "-m", "team_sweep.experiments.sweep", *grid, "--jobs", "4"]
     result = run(sweep, project, check=False, env=stack.client_env())
     assert result.returncode == 0, sweep_output(project, result)
     assert "sweep: 4/4 done (0 failed)" in result.stdout
 
     server = client(stack.tracking_uri)
     experiment = server.get_experiment_by_name("team-sweep")
-    runs = server.search_runs([experiment.experiment_id])
+    found = server.search_runs([experiment.experiment_id])
+    live = [logged for logged in found if "live_training_of" in logged.data.tags]
+    runs = [logged for logged in found if logged not in live]
     assert len(runs) == len(checked_runs_by_experiment(project, runs)) == 4
+    # each training's own run, its curve sent as it trained, nested under its pipeline's run
+    pipeline_runs = {logged.info.run_id: logged for logged in runs}
+    assert sorted(logged.data.tags["mlflow.parentRunId"] for logged in live) == sorted(pipeline_runs)
+    for logged in live:
+        iterations = int(
+            pipeline_runs[logged.data.tags["mlflow.parentRunId"]].data.params["train.n_estimators"]
+        )
+        assert logged.info.status == "FINISHED"
+        assert len(server.get_metric_history(logged.info.run_id, "loss/test")) == iterations
     registered = {
         decision["mlflow_run_id"] for decision in exp_show(project).values() if decision["registered"]
     }
