@@ -19,6 +19,7 @@ from {{ cookiecutter.package_name }}.model import fit_model
 from {{ cookiecutter.package_name }}.stages.prepare import prepare
 from {{ cookiecutter.package_name }}.stages.train import train
 from {{ cookiecutter.package_name }}.tracking import lineage, store
+from {{ cookiecutter.package_name }}.tracking.live import LiveRun
 from {{ cookiecutter.package_name }}.training_curves import BOOSTED
 
 ITERATIONS = 12
@@ -163,3 +164,20 @@ def test_a_live_run_the_server_does_not_answer_costs_only_the_live_view(
     assert (tmp_path / "model.skops").exists() and (tmp_path / "curve" / "metrics.json").exists()
     out = capsys.readouterr().out
     assert "train: no live MLflow run (" in out and "the curve reaches MLflow at register" in out, out
+
+
+def test_a_store_that_fails_while_training_goes_on_ends_the_live_view_not_the_training(
+    tmp_path: Path, mlflow_store: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Points and the closing tag sent to a run the store refuses (here one it does not have, as a
+    server restarted on another database would answer): one line, no exception, nothing more sent."""
+    store.connect()
+    model = tmp_path / "model.skops"
+    model.write_bytes(b"a model")
+    live = LiveRun("0" * 32)
+    live.log(1, {"loss/train": 0.5, "loss/test": 0.6})
+    live.log(2, {"loss/train": 0.4, "loss/test": 0.5})
+    live.finish(model)
+    out = capsys.readouterr().out
+    assert out.count("train: the live MLflow run stopped (") == 1, out
+    assert live.stopped and "the curve reaches MLflow at register" in out

@@ -11,14 +11,16 @@ from __future__ import annotations
 import os
 import socket
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from .lineage import file_md5
 from .store import ServerDown, client, connect
 
-LIVE_TAG = "live_training_of"  # on a live run: the DVC hash of the model file it trained
+# On a live run: "training" until it ends, then the DVC hash of the model file it trained (a run
+# that stopped early keeps "training": make compare leaves both out, register nests only the latter).
+LIVE_TAG = "live_training_of"
 PARENT_TAG = "mlflow.parentRunId"  # how the MLflow UI nests one run under another
 SEND_EVERY = 1.0  # seconds between two sends of the curve's new points: the UI's refresh, not each iteration
 BATCH = 1000  # metrics per log_batch, MLflow's limit
@@ -26,22 +28,26 @@ BATCH = 1000  # metrics per log_batch, MLflow's limit
 
 class LiveRun:
     """The open run: `log` sends the curve's new points at most once a second (SEND_EVERY), without
-    waiting for the server's answer."""
+    waiting for the server's answer. A server that fails while training goes on ends the live view
+    (one line), never the training."""
 
     def __init__(self, run_id: str) -> None:
         self.run_id, self.client = run_id, client()
         self.unsent: list = []  # mlflow.entities.Metric
         self.sending: list = []  # what log_batch returned: each one's wait()
         self.sent_at = 0.0
+        self.stopped = False
 
     def log(self, step: int, values: dict[str, float]) -> None:
         """Log each metric's value at `step` (a training iteration)."""
         from mlflow.entities import Metric
 
+        if self.stopped:
+            return
         now = time.time()
         self.unsent += [Metric(name, value, int(now * 1000), step) for name, value in values.items()]
         if now - self.sent_at >= SEND_EVERY:
-            self.send()
+            self.guarded(self.send)
 
     def send(self) -> None:
         """Send the points logged since the last send, in batches of MLflow's size."""
@@ -53,10 +59,26 @@ class LiveRun:
     def finish(self, model_path: Path) -> None:
         """Send the last points and wait until all are logged; tag the run with the DVC hash of the
         model file it wrote, by which register finds it."""
-        self.send()
-        for operation in self.sending:
-            operation.wait()
-        self.client.set_tag(self.run_id, LIVE_TAG, file_md5(model_path))
+
+        def last_points_and_tag() -> None:
+            self.send()
+            for operation in self.sending:
+                operation.wait()
+            self.client.set_tag(self.run_id, LIVE_TAG, file_md5(model_path))
+
+        if not self.stopped:
+            self.guarded(last_points_and_tag)
+
+    def guarded(self, action: Callable[[], object]) -> None:
+        """Run `action`; if the tracking server fails it, stop the live view with one line."""
+        from mlflow.exceptions import MlflowException
+
+        try:
+            action()
+        except (MlflowException, OSError) as error:  # requests' errors are OSErrors
+            self.stopped = True
+            first_line = (str(error).splitlines() or [type(error).__name__])[0]
+            print(f"train: the live MLflow run stopped ({first_line}); the curve reaches MLflow at register")
 
 
 @contextmanager
@@ -71,18 +93,18 @@ def live_run(model: str) -> Iterator[LiveRun | None]:
         yield None
         return
     name = os.environ.get("DVC_EXP_NAME", "workspace")
-    tags = {"model": model, "host": socket.gethostname(), "pid": str(os.getpid())}
+    tags = {LIVE_TAG: "training", "model": model, "host": socket.gethostname(), "pid": str(os.getpid())}
     run_id = client().create_run(experiment_id, run_name=f"{name}-training", tags=tags).info.run_id
     print(f"train: live MLflow run {run_id} (make ui: the curve as it trains)")
-    status = "KILLED"
+    live, status = LiveRun(run_id), "KILLED"
     try:
-        yield LiveRun(run_id)
+        yield live
         status = "FINISHED"
     except Exception:
         status = "FAILED"
         raise
     finally:
-        client().set_terminated(run_id, status=status)
+        live.guarded(lambda: live.client.set_terminated(run_id, status=status))
 
 
 def nest_live_runs(experiment_id: str, model_md5: str, parent_run_id: str) -> int:
