@@ -184,7 +184,7 @@ def test_template_workflow_runs_make_test_on_linux_and_macos_for_oldest_and_newe
     assert any(".venv/bin/python" in command and "${{ matrix.python }}" in command for command in commands)
     makefile = (TEMPLATE / "Makefile").read_text()
     assert re.search(r"^PYTHON3 [?:]?=", makefile, re.M)
-    assert re.search(r'^\t.*"?\$\(PYTHON3\)"? -m venv \$\(VENV\)$', makefile, re.M)
+    assert re.search(r'^\t.* venv .*--python "?\$\(PYTHON3\)"? \$\(VENV\)$', makefile, re.M)
     # Debian's tools for the team-mode and browser tests, on Linux only (on macOS those are skipped).
     system = next(step for step in test["steps"] if "apt-get install" in step.get("run", ""))
     assert system["if"] == "runner.os == 'Linux'"

@@ -86,7 +86,7 @@ def test_make_venv_takes_the_newest_python_that_runs(tmp_path: Path) -> None:
         [newest, "-c", "import sys; print(sys.executable)"], capture_output=True, text=True
     )
     planned = run(["make", "-n", "-B", "venv"], TEMPLATE, env={**os.environ, "PATH": path}).stdout
-    assert f'"{chosen.stdout.strip()}" -m venv .venv' in planned, planned
+    assert f'venv --quiet --python "{chosen.stdout.strip()}" .venv' in planned, planned
 
 
 def test_make_venv_refuses_a_python_older_than_3_11_in_one_line(tmp_path: Path) -> None:
