@@ -86,6 +86,9 @@ def connect(uri: str | None = None) -> str:
     logging.getLogger("mlflow.store.db.utils").setLevel(logging.WARNING)  # migration chatter
     logging.getLogger("alembic").setLevel(logging.WARNING)
     logging.getLogger("mlflow.store.model_registry.abstract_store").setLevel(logging.WARNING)  # "Waiting..."
+    # .venv has no pip (uv installs without it), so MLflow warns that it writes the logged model's
+    # conda.yaml with an unversioned pip: its requirements are pinned (runs.log_model) all the same.
+    logging.getLogger("mlflow.utils.environment").setLevel(logging.ERROR)
     import mlflow
 
     mlflow.set_tracking_uri(uri)
