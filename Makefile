@@ -8,10 +8,10 @@ VENV := .venv
 PY := $(VENV)/bin/python
 # One lock for the template and the projects it generates (tools/lock.py: how it is shared).
 LOCK := {{cookiecutter.project_slug}}/uv.lock
-# Tools are called by path, and what they start (DVC runs each stage's `python -m ...`, the tests
-# `uv`) finds .venv/bin and uv's folder first on PATH: macOS's make looks a command up on the PATH it
-# started with, whatever a Makefile exports, so an exported PATH would run a global tool there.
-WITH_VENV = PATH="$(CURDIR)/$(VENV)/bin:$(abspath $(dir $(UV))):$$PATH"
+# Tools are called by path, and what they start (DVC runs each stage's `python -m ...`) finds .venv/bin
+# first on PATH: macOS's make looks a command up on the PATH it started with, whatever a Makefile
+# exports, so an exported PATH would run a global tool there.
+WITH_VENV := PATH="$(CURDIR)/$(VENV)/bin:$$PATH"
 export DVC_NO_ANALYTICS := 1
 
 .PHONY: help demo test lint venv clean
@@ -44,6 +44,7 @@ $(VENV)/.installed: requirements.txt $(LOCK) tools/lock.py | $(UV)
 	@test -n "$(PYTHON3)" || { $(NO_PYTHON); }
 	@test -x $(PY) || "$(PYTHON3)" -c '$(NEEDS_3_11)'
 	test -x $(PY) || "$(UV)" venv --quiet --python "$(PYTHON3)" $(VENV)
+	test -e $(VENV)/bin/uv || ln -s "$(UV)" $(VENV)/bin/uv  # the tests' `uv`, found on PATH as the stages' python is
 	$(PY) tools/lock.py constraints > $(VENV)/constraints.txt
 	"$(UV)" pip install --quiet --python $(PY) -r requirements.txt -c $(VENV)/constraints.txt
 	touch $@

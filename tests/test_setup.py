@@ -130,9 +130,9 @@ def test_make_demo_works_in_a_fresh_clone_on_a_machine_with_python_git_and_make(
     demo = run(["make", "demo"], clone, env=env).stdout
     assert "== Registration:   passed the gate" in demo, demo
     assert "== Model registry: models:/wine-quality version 1, aliases ['staging']" in demo
-    assert list(
-        (tmp_path / "cache" / "uv-bootstrap").glob("*/bin/uv")
-    )  # no uv on this PATH: pip put one there
+    # No uv on this PATH: pip put one into the user cache, and .venv links it for the tests.
+    (uv,) = (tmp_path / "cache" / "uv-bootstrap").glob("*/bin/uv")
+    assert (clone / ".venv" / "bin" / "uv").resolve() == uv.resolve()
     project = clone / "demo" / "wine-quality"
     assert (project / "dvc.lock").exists()
     # "== MLflow UI: cd demo/wine-quality && make ui": the project's own .venv has what it runs
