@@ -130,7 +130,8 @@ def test_setup_creates_a_missing_local_store_and_leaves_an_existing_one_without_
     for name in ("pyproject.toml", "dvc.yaml"):
         shutil.copy2(PROJECT_ROOT / name, tmp_path / name)
     monkeypatch.setenv("DVC_ROOT", str(tmp_path))
-    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    # the project's own store, as a team project's pyproject.toml would otherwise name its server
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
     setup = [
         sys.executable,
         "-c",
