@@ -135,7 +135,8 @@ def record(
     earlier = runs.finished_run(experiment_id, key)
     if earlier is not None:
         run_id, model_uri = earlier
-        live.nest_live_runs(experiment_id, md5s["model"], run_id)
+        if params.train.live_run:
+            live.nest_live_runs(experiment_id, md5s["model"], run_id)
         return run_ids(run_id, experiment_id, model_uri)
     table = schema.load(paths["schema"])
     model, example = load_model(paths["model"], paths["test"], table)
@@ -154,7 +155,8 @@ def record(
         params, (paths["raw"], raw_md5), model, example, table, metrics, paths["images"], paths["curve"], tags
     )
     logged = log_run(experiment_id, content, task)
-    live.nest_live_runs(experiment_id, md5s["model"], logged["mlflow_run_id"])  # train.live_run's
+    if params.train.live_run:  # only then did train open a run of its own
+        live.nest_live_runs(experiment_id, md5s["model"], logged["mlflow_run_id"])
     return logged
 
 
