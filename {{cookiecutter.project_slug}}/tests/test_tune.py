@@ -14,9 +14,10 @@ from optuna.distributions import CategoricalDistribution, FloatDistribution, Int
 from optuna.trial import TrialState
 
 from {{ cookiecutter.package_name }}.config import Params, TuneParams
-from {{ cookiecutter.package_name }}.experiments.study import study_run
+from {{ cookiecutter.package_name }}.experiments.study import keep_oldest_study_run, study_run
 from {{ cookiecutter.package_name }}.experiments.tune import objective, search_space, tell
 from {{ cookiecutter.package_name }}.tracking import store
+from {{ cookiecutter.package_name }}.tracking.runs import STUDY_RUN_TAG
 
 # Each task's metrics with their goal, and the first metric of its ranking: the objective when
 # `tune.metric` is null.
@@ -93,3 +94,31 @@ def test_a_trial_whose_experiment_was_not_saved_fails_and_its_run_is_marked_kill
     assert client.get_run(logged[0]).info.status == "FINISHED"
     assert client.get_run(logged[1]).info.status == "KILLED"
     assert client.get_run(logged[0]).data.tags["mlflow.parentRunId"] == parent
+
+
+def test_two_machines_making_a_study_run_at_once_keep_the_older_and_retire_the_other(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mlflow_store: str
+) -> None:
+    """Both searched, found none and made one: the newer is retired without deleting it (a
+    teammate's EDIT on a tracking server does not allow deleting runs)."""
+    monkeypatch.chdir(tmp_path)
+    shutil.copy(PROJECT_ROOT / "pyproject.toml", tmp_path)
+    experiment_id = store.connect()
+    client = store.client()
+    elsewhere, here = (
+        client.create_run(experiment_id, start_time=start, tags={STUDY_RUN_TAG: "tune"}).info.run_id
+        for start in (1_000, 2_000)
+    )
+    for run_id in (elsewhere, here):
+        client.set_terminated(run_id)
+
+    assert keep_oldest_study_run(experiment_id, "tune", here) == elsewhere
+
+    retired = client.get_run(here)
+    assert retired.info.status == "KILLED"
+    assert STUDY_RUN_TAG not in retired.data.tags
+    assert elsewhere in retired.data.tags["mlflow.note.content"]
+    assert client.get_run(elsewhere).data.tags[STUDY_RUN_TAG] == "tune"
+    assert client.get_run(elsewhere).info.status == "FINISHED"
+    study = optuna.create_study(study_name="tune", direction="maximize")
+    assert study_run(study, "f1_macro") == elsewhere  # every later tune finds the kept one

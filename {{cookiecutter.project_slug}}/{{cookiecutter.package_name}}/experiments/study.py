@@ -64,17 +64,7 @@ def study_run(study: optuna.Study, metric: str, url: str = "") -> str:
     experiment_id = store.connect()
     client = store.client()  # after connect, which names the store
     name = study.study_name
-
-    def oldest() -> str | None:
-        found = client.search_runs(
-            [experiment_id],
-            f"tags.{STUDY_RUN_TAG} = '{name}'",
-            max_results=1,
-            order_by=["attributes.start_time ASC", "attributes.run_id ASC"],
-        )
-        return found[0].info.run_id if found else None
-
-    if existing := oldest():
+    if existing := oldest_study_run(experiment_id, name):
         return existing
     where = f"the database {shown(url)}" if url else f".optuna/{name}.jsonl"
     run = client.create_run(
@@ -85,9 +75,31 @@ def study_run(study: optuna.Study, metric: str, url: str = "") -> str:
     client.log_param(run.info.run_id, "metric", metric)
     client.log_param(run.info.run_id, "direction", study.direction.name.lower())
     client.set_terminated(run.info.run_id)  # nothing runs in it; `make tune` adds to it
-    kept = oldest() or run.info.run_id
-    if kept != run.info.run_id:
-        client.delete_run(run.info.run_id)  # another machine's came first
+    return keep_oldest_study_run(experiment_id, name, run.info.run_id)
+
+
+def oldest_study_run(experiment_id: str, name: str) -> str | None:
+    """The id of the first run made for study `name`, if any."""
+    found = store.client().search_runs(
+        [experiment_id],
+        f"tags.{STUDY_RUN_TAG} = '{name}'",
+        max_results=1,
+        order_by=["attributes.start_time ASC", "attributes.run_id ASC"],
+    )
+    return found[0].info.run_id if found else None
+
+
+def keep_oldest_study_run(experiment_id: str, name: str, made: str) -> str:
+    """The study's run to keep once this machine made `made`: the oldest. A newer one, made by a
+    machine that raced another, loses its study tag and ends KILLED with a note naming the kept
+    one. It is not deleted: deleting a run takes MANAGE on a tracking server, and a teammate has
+    EDIT."""
+    kept = oldest_study_run(experiment_id, name) or made
+    if kept != made:
+        client = store.client()
+        client.delete_tag(made, STUDY_RUN_TAG)
+        client.set_tag(made, "mlflow.note.content", f"A duplicate of study {name!r}'s run {kept}")
+        client.set_terminated(made, "KILLED")
     return kept
 
 
