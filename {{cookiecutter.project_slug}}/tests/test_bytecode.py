@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 
 import {{ cookiecutter.package_name }}
-from {{ cookiecutter.package_name }}.ops.bytecode import pipeline_imports
+from {{ cookiecutter.package_name }}.ops.bytecode import FOLDERS, LAZY_IMPORTS, pipeline_imports
 
 PACKAGE_DIR = Path({{ cookiecutter.package_name }}.__file__).parent
 
@@ -26,3 +27,10 @@ def test_a_new_lazy_import_in_a_stage_is_found(tmp_path: Path) -> None:
     (tmp_path / "serving").mkdir()
     (tmp_path / "serving" / "api.py").write_text("import fastapi\n")
     assert pipeline_imports(tmp_path) == {"lightgbm.sklearn"}
+
+
+def test_every_module_named_for_the_libraries_lazy_imports_is_installed() -> None:
+    """A relock that renames or drops one shows here, not as a module compiled at each run."""
+    named = [name for names in LAZY_IMPORTS.values() for name in names.split()]
+    assert len(named) == len(set(named))
+    assert [name for name in [*named, *FOLDERS] if importlib.util.find_spec(name) is None] == []
