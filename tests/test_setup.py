@@ -196,7 +196,8 @@ def test_make_targets_work_in_a_fresh_project(tmp_path: Path) -> None:
     caching = {key: value for key, value in env.items() if key != "PYTHONDONTWRITEBYTECODE"}
     repro = run(["make", "repro"], project, env=caching).stdout
     assert "register: models:/wine-quality@staging -> version 1" in repro
-    assert sorted(str(path.relative_to(project)) for path in set(project.rglob("*.pyc")) - compiled_by_setup) == []
+    compiled_by_repro = set(project.rglob("*.pyc")) - compiled_by_setup
+    assert sorted(str(path.relative_to(project)) for path in compiled_by_repro) == []
     assert_every_test_passed(run(["make", "test"], project, check=False, env=env))
     make("lint")
     assert "models:/wine-quality@production -> version 1" in make("promote")
