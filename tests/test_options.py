@@ -245,3 +245,21 @@ def test_a_team_stacks_dvc_remote_in_mlflows_artifact_bucket_is_refused() -> Non
     assert pre_gen.check_options({**team, "dvc_remote_url": "s3://mlflow-data/x"}) == []
     compose = (TEMPLATE / "{{cookiecutter.project_slug}}" / "docker-compose.yml").read_text()
     assert f"--artifacts-destination s3://{pre_gen.STACK_ARTIFACT_BUCKET}\n" in compose
+
+
+@PROPERTIES
+@given(path=ANY_TEXT.filter(lambda text: not any(c.isspace() for c in text)))
+def test_the_dvc_keys_policies_name_any_remote_path_exactly(path: str) -> None:
+    """docker/dvc-*.json scope the DVC keys' objects to the remote's prefix, whatever its path holds
+    (quotes, backslashes, wildcards): the JSON loads back and names that prefix, as generation
+    computes it in cookiecutter.json."""
+    url = f"s3://dvc/{path}"
+    options = {"dvc_remote_url": url}
+    for name in ("__dvc_bucket", "__dvc_objects"):
+        options[name] = JINJA.from_string(OPTIONS[name]).render(cookiecutter=options)
+    prefix = path.rstrip("/")
+    objects = f"arn:aws:s3:::dvc/{prefix}/*" if prefix else "arn:aws:s3:::dvc/*"
+    for policy in ("dvc-read.json", "dvc-write.json"):
+        template = (TEMPLATE / "{{cookiecutter.project_slug}}" / "docker" / policy).read_text()
+        statements = json.loads(JINJA.from_string(template).render(cookiecutter=options))["Statement"]
+        assert [statement["Resource"] for statement in statements] == [["arn:aws:s3:::dvc"], [objects]]

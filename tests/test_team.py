@@ -21,6 +21,7 @@ import subprocess
 import sys
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -623,20 +624,27 @@ def test_the_proxy_limits_each_client_and_refuses_user_administration(
 def test_dvc_keys_per_identity_let_ci_pull_but_not_push(
     stack: TeamStack, team_project: Path, tmp_path: Path
 ) -> None:
-    """DVC's keys per identity, with the project's own policies (docker/dvc-write.json for a person,
-    dvc-read.json for CI) on an S3 server that enforces them (moto's IAM): the person pushes; CI
-    pulls and reproduces, but its push is refused, doctor says its keys may only read, and nothing
-    local is lost."""
+    """A key per identity and service, with the project's own policies (docker/dvc-write.json for a
+    person, dvc-read.json for CI, mlflow-artifacts.json for the tracking server) on an S3 server
+    that enforces them (moto's IAM): the person pushes; CI pulls and reproduces, but its push is
+    refused, doctor says its keys may only read, and nothing local is lost. The DVC keys reach this
+    project's prefix of the DVC bucket only, the server's key MLflow's bucket only."""
     import boto3
+    import botocore.exceptions
 
     port = free_port()
     stack.start_s3(port)
     endpoint = f"http://127.0.0.1:{port}"
     s3 = boto3.client("s3", endpoint_url=endpoint, **aws_kwargs())
     s3.create_bucket(Bucket=DVC_BUCKET)
+    s3.create_bucket(Bucket="mlflow")  # docker-compose.yml's --artifacts-destination
     iam = boto3.client("iam", endpoint_url=endpoint, **aws_kwargs())
     keys = {}
-    for user, policy in (("person", "dvc-write.json"), ("ci", "dvc-read.json")):
+    for user, policy in (
+        ("person", "dvc-write.json"),
+        ("ci", "dvc-read.json"),
+        ("server", "mlflow-artifacts.json"),
+    ):
         document = (team_project / "docker" / policy).read_text()
         arn = iam.create_policy(PolicyName=policy, PolicyDocument=document)["Policy"]["Arn"]
         iam.create_user(UserName=user)
@@ -675,6 +683,50 @@ def test_dvc_keys_per_identity_let_ci_pull_but_not_push(
     assert "may read (pull), not write (push)" in pushed.stdout, pushed.stdout + pushed.stderr
     assert keys["ci"]["AWS_SECRET_ACCESS_KEY"] not in pushed.stdout + pushed.stderr
     assert cache_files(ci) == before and (ci / "notes.csv").read_text() == "a,b\n1,2\n"
+
+    def allowed(user: str, action: str, bucket: str, key: str) -> bool:
+        """Whether `user`'s key may get or put `key` in `bucket` (AccessDenied: False)."""
+        client = s3_client(keys[user], endpoint)
+        try:
+            if action == "put":
+                client.put_object(Bucket=bucket, Key=key, Body=b"probe")
+            else:
+                client.get_object(Bucket=bucket, Key=key)["Body"].read()
+        except botocore.exceptions.ClientError as error:
+            assert error.response["Error"]["Code"] == "AccessDenied", error.response
+            return False
+        return True
+
+    prefix = team_project.name  # the project's dvc_remote_url: s3://<DVC bucket>/<slug>
+    pushed_object = s3_keys_under(keys["person"], endpoint, DVC_BUCKET, f"{prefix}/")[0]
+    assert allowed("person", "put", DVC_BUCKET, f"{prefix}/probe")
+    assert not allowed("person", "put", DVC_BUCKET, "another-project/probe")
+    assert not allowed("person", "put", "mlflow", "1/artifact")
+    assert allowed("ci", "get", DVC_BUCKET, pushed_object)
+    assert allowed("server", "put", "mlflow", "1/artifact")
+    assert allowed("server", "get", "mlflow", "1/artifact")
+    assert not allowed("person", "get", "mlflow", "1/artifact")
+    assert not allowed("server", "get", DVC_BUCKET, pushed_object)
+    assert not allowed("server", "put", DVC_BUCKET, f"{prefix}/probe")
+
+
+def s3_client(credentials: dict[str, str], endpoint: str) -> Any:
+    """An S3 client of `endpoint` with `credentials` (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY)."""
+    import boto3
+
+    return boto3.client(
+        "s3",
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        aws_access_key_id=credentials["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=credentials["AWS_SECRET_ACCESS_KEY"],
+    )
+
+
+def s3_keys_under(credentials: dict[str, str], endpoint: str, bucket: str, prefix: str) -> list[str]:
+    """The keys of `bucket` under `prefix`, listed with `credentials`."""
+    listed = s3_client(credentials, endpoint).list_objects_v2(Bucket=bucket, Prefix=prefix)
+    return [item["Key"] for item in listed.get("Contents", [])]
 
 
 def error_lines(result: subprocess.CompletedProcess) -> list[str]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -44,29 +45,51 @@ def test_compose_file_matches_the_stack_the_tests_run(tmp_path: Path) -> None:
         "postgresql+psycopg2://mlflow:${POSTGRES_PASSWORD:?"
     )
     buckets = services["buckets"]
-    assert buckets["environment"]["MC_HOST_stack"].startswith("http://${AWS_ACCESS_KEY_ID:?")
-    for line in (command, buckets["entrypoint"]):  # (the DVC users' keys are still mc's arguments)
-        assert "PASSWORD" not in line and "AWS_SECRET_ACCESS_KEY" not in line
+    assert buckets["environment"]["MC_HOST_stack"].startswith("http://${MINIO_ROOT_USER:?")
+    assert "PASSWORD" not in command and "SECRET" not in command
+    assert buckets["entrypoint"] == ["sh", "/setup/minio-users.sh"]
+    users_script = project / "docker" / "minio-users.sh"
+    run(["sh", "-n", str(users_script)], project)  # parses as POSIX sh
+    mc_arguments = [
+        line.split("mc ", 1)[1] for line in users_script.read_text().splitlines() if "mc " in line
+    ]
+    assert [line for line in mc_arguments if "SECRET" in line or "$2" in line] == []  # keys go on mc's input
+    assert 'printf \'%s\\n%s\\n\' "$1" "$2" | mc admin user add stack' in users_script.read_text()
+    # MinIO's root keys reach MinIO and the set-up job only; the server has a user of its own.
+    root_users = {name for name, service in services.items() if "MINIO_ROOT" in json.dumps(service)}
+    assert root_users == {"minio", "buckets"}
+    assert mlflow_env["AWS_ACCESS_KEY_ID"].startswith("${MLFLOW_S3_ACCESS_KEY_ID:?")
+    assert mlflow_env["AWS_SECRET_ACCESS_KEY"].startswith("${MLFLOW_S3_SECRET_ACCESS_KEY:?")
+    # Every image by release, none by a floating tag such as postgres:16.
+    images = [service["image"] for service in services.values() if "image" in service]
+    assert all(re.search(r":(\d+\.\d+\.\d+|RELEASE\.\d{4}-)", image) for image in images), images
     # The server reads the project's basic_auth.ini, the one the tests' stack uses.
     mounted = {volume.split(":")[1]: volume.split(":")[0] for volume in services["mlflow"]["volumes"]}
     assert mounted[mlflow_env["MLFLOW_AUTH_CONFIG_PATH"]] == "./docker/basic_auth.ini"
     assert "database_uri = sqlite:////auth/users.db" in (project / "docker" / "basic_auth.ini").read_text()
     assert "/auth" in mounted and "default_permission = NO_PERMISSIONS" in AUTH_CONFIG.read_text()
-    # DVC's keys per identity: the policies the tests' S3 server enforces, on the DVC bucket only.
+    # A key per service and identity: the policies the tests' S3 server enforces (test_team), the
+    # DVC keys' objects within this project's prefix, the server's within the artifact bucket.
     assert services["buckets"]["volumes"] == [
-        "./docker/dvc-read.json:/policies/dvc-read.json:ro",
+        "./docker/minio-users.sh:/setup/minio-users.sh:ro",
+        "./docker/mlflow-artifacts.json:/policies/mlflow-artifacts.json:ro",
         "./docker/dvc-write.json:/policies/dvc-write.json:ro",
+        "./docker/dvc-read.json:/policies/dvc-read.json:ro",
     ]
-    for policy in ("dvc-read.json", "dvc-write.json"):
+    assert buckets["environment"]["DVC_BUCKET"] == "dvc"
+    expected = {
+        "dvc-read.json": {"arn:aws:s3:::dvc", "arn:aws:s3:::dvc/composed/*"},
+        "dvc-write.json": {"arn:aws:s3:::dvc", "arn:aws:s3:::dvc/composed/*"},
+        "mlflow-artifacts.json": {"arn:aws:s3:::mlflow", "arn:aws:s3:::mlflow/*"},
+    }
+    for policy, resources in expected.items():
         statements = json.loads((project / "docker" / policy).read_text())["Statement"]
-        assert {resource for statement in statements for resource in statement["Resource"]} == {
-            "arn:aws:s3:::dvc",
-            "arn:aws:s3:::dvc/*",
-        }
+        assert {resource for statement in statements for resource in statement["Resource"]} == resources
     text = (project / "docker-compose.yml").read_text()
     for secret in (
         "POSTGRES_PASSWORD",
-        "AWS_SECRET_ACCESS_KEY",
+        "MINIO_ROOT_PASSWORD",
+        "MLFLOW_S3_SECRET_ACCESS_KEY",
         "MLFLOW_AUTH_ADMIN_PASSWORD",
         "MLFLOW_FLASK_SERVER_SECRET_KEY",
         "DVC_PERSON_SECRET_ACCESS_KEY",
@@ -92,7 +115,8 @@ def test_compose_file_matches_the_stack_the_tests_run(tmp_path: Path) -> None:
     # Valid for Compose (its specification's schema; docker compose itself may be absent).
     schema_check = [sys.executable, "-m", "check_jsonschema", "--builtin-schema", "vendor.compose-spec"]
     run([*schema_check, str(project / "docker-compose.yml")], project)
-    env = {**os.environ, "POSTGRES_PASSWORD": "p", "AWS_ACCESS_KEY_ID": "k", "AWS_SECRET_ACCESS_KEY": "s"}
+    env = {**os.environ, "POSTGRES_PASSWORD": "p", "MINIO_ROOT_USER": "k", "MINIO_ROOT_PASSWORD": "s"}
+    env |= {"MLFLOW_S3_ACCESS_KEY_ID": "m", "MLFLOW_S3_SECRET_ACCESS_KEY": "n"}
     env |= {"MLFLOW_ADMIN_PASSWORD": "a", "MLFLOW_FLASK_SERVER_SECRET_KEY": "f", "OPTUNA_DB_PASSWORD": "o"}
     env |= {
         f"DVC_{who}_{part}": "x"
@@ -119,8 +143,10 @@ def test_make_stack_env_writes_secrets_once_outside_git(tmp_path: Path) -> None:
     secrets = dict(line.split("=", 1) for line in (project / ".env").read_text().splitlines())
     assert set(secrets) == {
         "POSTGRES_PASSWORD",
-        "AWS_ACCESS_KEY_ID",
-        "AWS_SECRET_ACCESS_KEY",
+        "MINIO_ROOT_USER",
+        "MINIO_ROOT_PASSWORD",
+        "MLFLOW_S3_ACCESS_KEY_ID",
+        "MLFLOW_S3_SECRET_ACCESS_KEY",
         "DVC_PERSON_ACCESS_KEY_ID",
         "DVC_PERSON_SECRET_ACCESS_KEY",
         "DVC_CI_ACCESS_KEY_ID",
@@ -135,7 +161,8 @@ def test_make_stack_env_writes_secrets_once_outside_git(tmp_path: Path) -> None:
     # DVC gets a person's keys (pull and push the DVC bucket), not MinIO's root keys.
     assert f"access_key_id = {secrets['DVC_PERSON_ACCESS_KEY_ID']}" in local
     assert f"secret_access_key = {secrets['DVC_PERSON_SECRET_ACCESS_KEY']}" in local
-    assert secrets["AWS_SECRET_ACCESS_KEY"] not in local
+    assert secrets["MINIO_ROOT_PASSWORD"] not in local and secrets["MLFLOW_S3_SECRET_ACCESS_KEY"] not in local
+    assert "url = s3://dvc/stacked" in (project / ".dvc" / "config").read_text()  # the remote as it was
     assert run(["git", "status", "--porcelain"], project).stdout == ""
     assert ".env exists, keeping it" in run(["make", "stack-env"], project).stdout
     assert dict(line.split("=", 1) for line in (project / ".env").read_text().splitlines()) == secrets

@@ -21,8 +21,10 @@ from {{ cookiecutter.package_name }}.ops import stack_env
 # and `_`, which docker compose reads as they are (no `$` to expand, no quote, no `#`).
 FORMS = {
     "POSTGRES_PASSWORD": r"[0-9a-f]{32}",
-    "AWS_ACCESS_KEY_ID": r"stack-[0-9a-f]{8}",
-    "AWS_SECRET_ACCESS_KEY": r"[0-9a-f]{40}",
+    "MINIO_ROOT_USER": r"root-[0-9a-f]{8}",
+    "MINIO_ROOT_PASSWORD": r"[0-9a-f]{40}",
+    "MLFLOW_S3_ACCESS_KEY_ID": r"mlflow-[0-9a-f]{8}",
+    "MLFLOW_S3_SECRET_ACCESS_KEY": r"[0-9a-f]{40}",
     "DVC_PERSON_ACCESS_KEY_ID": r"person-[0-9a-f]{8}",
     "DVC_PERSON_SECRET_ACCESS_KEY": r"[0-9a-f]{40}",
     "DVC_CI_ACCESS_KEY_ID": r"ci-[0-9a-f]{12}",

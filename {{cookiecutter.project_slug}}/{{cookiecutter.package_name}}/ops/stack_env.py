@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import secrets
 import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
@@ -52,8 +51,12 @@ def generated_secrets() -> dict[str, str]:
         "POSTGRES_PASSWORD": secrets.token_hex(16),
         "OPTUNA_DB_PASSWORD": optuna_password,
         "OPTUNA_STORAGE": OPTUNA_DATABASE.format(password=optuna_password),
-        "AWS_ACCESS_KEY_ID": f"stack-{secrets.token_hex(4)}",
-        "AWS_SECRET_ACCESS_KEY": secrets.token_hex(20),
+        # MinIO's root keys, for the stack's set-up only; the services' users (docker/minio-users.sh)
+        # have ids starting mlflow-, person- and ci-, which that script uses to remove earlier ones.
+        "MINIO_ROOT_USER": f"root-{secrets.token_hex(4)}",
+        "MINIO_ROOT_PASSWORD": secrets.token_hex(20),
+        "MLFLOW_S3_ACCESS_KEY_ID": f"mlflow-{secrets.token_hex(4)}",
+        "MLFLOW_S3_SECRET_ACCESS_KEY": secrets.token_hex(20),
         "DVC_PERSON_ACCESS_KEY_ID": f"person-{secrets.token_hex(4)}",
         "DVC_PERSON_SECRET_ACCESS_KEY": secrets.token_hex(20),
         "DVC_CI_ACCESS_KEY_ID": f"ci-{secrets.token_hex(6)}",
@@ -96,17 +99,24 @@ def write_certificate(folder: Path) -> None:
 
 
 def set_dvc_keys(env: dict[str, str]) -> None:
-    """Give DVC's remote this person's S3 keys, in .dvc/config.local (git-ignored)."""
-    for option, variable in (
-        ("access_key_id", "DVC_PERSON_ACCESS_KEY_ID"),
-        ("secret_access_key", "DVC_PERSON_SECRET_ACCESS_KEY"),
-    ):
+    """Give DVC's remote this person's S3 keys, in .dvc/config.local (git-ignored), through DVC's
+    API: `dvc remote modify` would show the secret on its command line."""
+    from dvc.config import Config
+    from dvc.exceptions import DvcException
+
+    keys = {"access_key_id": "DVC_PERSON_ACCESS_KEY_ID", "secret_access_key": "DVC_PERSON_SECRET_ACCESS_KEY"}
+    for variable in keys.values():
         if variable not in env:
             raise PipelineError(f"{ENV_FILE} has no {variable}: move it away and run `make stack-env` again")
-        modify = [sys.executable, "-m", "dvc", "remote", "modify", "--local", REMOTE, option, env[variable]]
-        if subprocess.run(modify).returncode != 0:  # DVC said why above
-            raise PipelineError(f"dvc could not set {option} of remote {REMOTE!r}: see DVC's message above")
-    Path(".dvc", "config.local").chmod(0o600)  # DVC writes it with the umask's mode: 0644, for anyone
+    local = Path(".dvc", "config.local")
+    local.touch(mode=0o600)  # made the owner's only before a secret is in it
+    local.chmod(0o600)  # an earlier one, written with the umask's mode
+    try:
+        with Config(Path(".dvc")).edit("local") as config:
+            remote = config.setdefault("remote", {}).setdefault(REMOTE, {})
+            remote.update({option: env[variable] for option, variable in keys.items()})
+    except DvcException as error:
+        raise PipelineError(f"DVC could not set the keys of remote {REMOTE!r} in {local}: {error}") from None
 
 
 def main() -> None:
