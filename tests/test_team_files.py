@@ -60,9 +60,16 @@ def test_compose_file_matches_the_stack_the_tests_run(tmp_path: Path) -> None:
     assert root_users == {"minio", "buckets"}
     assert mlflow_env["AWS_ACCESS_KEY_ID"].startswith("${MLFLOW_S3_ACCESS_KEY_ID:?")
     assert mlflow_env["AWS_SECRET_ACCESS_KEY"].startswith("${MLFLOW_S3_SECRET_ACCESS_KEY:?")
-    # Every image by release, none by a floating tag such as postgres:16.
-    images = [service["image"] for service in services.values() if "image" in service]
-    assert all(re.search(r":(\d+\.\d+\.\d+|RELEASE\.\d{4}-)", image) for image in images), images
+    # Every image by release, none by a tag that moves to the next one (postgres:16, nginx:1.27).
+    release = {
+        "postgres": r"\d+\.\d+",
+        "nginx": r"\d+\.\d+\.\d+",
+        "minio/minio": r"RELEASE\.\d{4}-\d\d-\d\dT[\d-]+Z",
+    }
+    release["minio/mc"] = release["minio/minio"]
+    images = [service["image"].split(":") for service in services.values() if "image" in service]
+    assert sorted(name for name, _ in images) == sorted(release)
+    assert [f"{name}:{tag}" for name, tag in images if not re.match(release[name] + r"($|-)", tag)] == []
     # The server reads the project's basic_auth.ini, the one the tests' stack uses.
     mounted = {volume.split(":")[1]: volume.split(":")[0] for volume in services["mlflow"]["volumes"]}
     assert mounted[mlflow_env["MLFLOW_AUTH_CONFIG_PATH"]] == "./docker/basic_auth.ini"
