@@ -95,11 +95,10 @@ def import_caching(name: str) -> str | None:
     return None
 
 
-def compile_folders() -> None:
+def compile_folders(package_dir: Path) -> None:
     """Compile, without running them, the package's own modules (this process imported some before
     it could allow caching), FOLDERS, and the modules that site-packages' .pth files load at every
     start (the editable install's finder)."""
-    package_dir = Path(__file__).resolve().parents[1]
     for folder in [package_dir, *(find_folder(name) for name in FOLDERS)]:
         if folder:
             compileall.compile_dir(folder, quiet=1)
@@ -127,7 +126,7 @@ def main() -> None:
     workers = min(os.cpu_count() or 1, 4)
     with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context(method)) as pool:
         missing = [name for name in pool.map(import_caching, ordered) if name]
-    compile_folders()
+    compile_folders(package_dir)
     print(
         f"bytecode: {len(ordered)} imports compiled by {workers} processes"
         + (f" ({', '.join(missing)} not installed)" if missing else "")

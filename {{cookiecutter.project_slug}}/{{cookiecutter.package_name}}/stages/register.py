@@ -135,26 +135,26 @@ def record(
     earlier = runs.finished_run(experiment_id, key)
     if earlier is not None:
         run_id, model_uri = earlier
-        if params.train.live_run:
-            live.nest_live_runs(experiment_id, md5s["model"], run_id)
-        return run_ids(run_id, experiment_id, model_uri)
-    table = schema.load(paths["schema"])
-    model, example = load_model(paths["model"], paths["test"], table)
-    tags = {
-        **code,
-        runs.INPUTS_KEY_TAG: key,
-        "dvc_model_md5": md5s["model"],
-        "environment_md5": md5s["environment"],  # the runtime pins the stages ran under
-        "data_schema_md5": lineage.file_md5(paths["schema"]),
-        "data_unlabeled_rows": str(row_count(paths["unlabeled"])),  # left out of training: no target
-        **lineage.data_source_tags(paths["raw"]),
-        **({"data_source_name": table.source} if table.source else {}),
-        **(extra_tags or {}),
-    }
-    content = RunContent(
-        params, (paths["raw"], raw_md5), model, example, table, metrics, paths["images"], paths["curve"], tags
-    )
-    logged = log_run(experiment_id, content, task)
+        logged = run_ids(run_id, experiment_id, model_uri)
+    else:
+        table = schema.load(paths["schema"])
+        model, example = load_model(paths["model"], paths["test"], table)
+        tags = {
+            **code,
+            runs.INPUTS_KEY_TAG: key,
+            "dvc_model_md5": md5s["model"],
+            "environment_md5": md5s["environment"],  # the runtime pins the stages ran under
+            "data_schema_md5": lineage.file_md5(paths["schema"]),
+            "data_unlabeled_rows": str(row_count(paths["unlabeled"])),  # left out of training: no target
+            **lineage.data_source_tags(paths["raw"]),
+            **({"data_source_name": table.source} if table.source else {}),
+            **(extra_tags or {}),
+        }
+        raw = (paths["raw"], raw_md5)
+        content = RunContent(
+            params, raw, model, example, table, metrics, paths["images"], paths["curve"], tags
+        )
+        logged = log_run(experiment_id, content, task)
     if params.train.live_run:  # only then did train open a run of its own
         live.nest_live_runs(experiment_id, md5s["model"], logged["mlflow_run_id"])
     return logged
