@@ -2,7 +2,9 @@
 
     python tools/lock.py constraints   print the lock's pins as constraints (`make venv` uses them)
     python tools/lock.py update [ARGS]  re-lock: generate the default project, run `uv lock ARGS`
-                                        there (e.g. --upgrade-package mlflow), and copy its lock back
+                                        there (e.g. --upgrade-package mlflow), and copy its lock back,
+                                        with the modules its pipeline loads at the new pins
+                                        (ops/pipeline_modules.txt, which its `make setup` records)
 
 The template's lock is a Jinja file: the project's own entry is named after `project_slug` and
 `requires-python` follows `python_version`, so every generated project gets a lock that
@@ -25,6 +27,7 @@ import tomllib  # noqa: E402
 
 TEMPLATE = Path(__file__).resolve().parents[1]
 LOCK = TEMPLATE / "{{cookiecutter.project_slug}}" / "uv.lock"
+MODULE_LIST = Path("{{cookiecutter.package_name}}", "ops", "pipeline_modules.txt")
 PROJECT_NAME = "{{ cookiecutter.project_slug }}"
 REQUIRES_PYTHON = "{{ cookiecutter.python_version }}"
 
@@ -73,7 +76,10 @@ def update(uv_args: list[str]) -> None:
         options = tomllib.loads((project / "pyproject.toml").read_text())["project"]
         python_version = options["requires-python"].removeprefix(">=")
         LOCK.write_text(template_lock((project / "uv.lock").read_text(), options["name"], python_version))
-    print(f"wrote {LOCK.relative_to(TEMPLATE)}; run `make venv` and the tests")
+        subprocess.run(["make", "setup"], cwd=project, check=True)  # records the new pins' module list
+        (module_list,) = project.glob(f"*/{MODULE_LIST.relative_to(MODULE_LIST.parts[0])}")
+        shutil.copyfile(module_list, LOCK.parent / MODULE_LIST)
+    print(f"wrote {LOCK.relative_to(TEMPLATE)} and {MODULE_LIST}; run `make venv` and the tests")
 
 
 def main() -> None:

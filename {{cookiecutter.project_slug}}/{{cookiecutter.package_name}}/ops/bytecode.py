@@ -4,26 +4,42 @@ Where PYTHONDONTWRITEBYTECODE is set (many Docker images and CI machines), Pytho
 module it imports again at each start: seconds per stage for MLflow, scikit-learn and DVC.
 Compiling all of .venv at install (`uv sync --compile-bytecode`) takes longer than the rest of
 `make setup`, for packages the stages never load (the dev tools, JupyterLab). So `make setup` runs
-this instead: it imports, with caching allowed, every module the pipeline's code imports (read
-from its source, lazy imports too), DVC's `repro`, and what those libraries import later, inside
-their functions (LAZY_IMPORTS), which writes their compiled files.
+this instead. It compiles the library modules listed in pipeline_modules.txt, a process per core:
+what the pipeline loads at the versions uv.lock pins. When the lock's runtime pins are not those
+the list was recorded for (a dependency added or upgraded), it records the list anew: it imports,
+with caching allowed, every module the pipeline's code imports (read from its source, lazy imports
+too), DVC's `repro`, and what those libraries import later, inside their functions (LAZY_IMPORTS),
+and lists the files they loaded. Commit the list it rewrites, as you commit uv.lock.
 """
 
 from __future__ import annotations
 
 import ast
 import compileall
+import hashlib
 import importlib
-import importlib.util
+import importlib.abc
+import importlib.machinery
 import multiprocessing
 import os
+import py_compile
 import sys
 import sysconfig
+from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
+from functools import partial
 from pathlib import Path
+from types import ModuleType
 
-from ..common.project import PACKAGE
+from ..common.files import write_atomic
+from ..common.project import PACKAGE, project_root
+from .environment import pins_of
 
+MODULE_LIST = Path(__file__).with_name("pipeline_modules.txt")
+KEY_PREFIX = "# recorded for the runtime pins "
+# Compiled files checked by the source's time, as imports write them (SOURCE_DATE_EPOCH would make
+# py_compile hash the source instead, which every import would then read and hash again).
+TIMESTAMP = py_compile.PycInvalidationMode.TIMESTAMP
 # What `dvc repro` and `dvc exp run` import before any stage runs.
 DVC_COMMANDS = ("dvc.cli", "dvc.commands.repro", "dvc.commands.experiments.run", "dvc.repo.reproduce")
 # What the libraries import inside their functions when the pipeline runs, by who loads it; found by
@@ -60,15 +76,13 @@ LAZY_IMPORTS = {
         mlflow.utils.crypto mlflow.utils.name_utils git IPython
     """,
 }
-# Compiled as folders: MLflow's migration scripts, which its schema check loads by path (alembic),
-# with the modules of mlflow.store.db they import; setuptools's hook, which a .pth file loads at
-# every start (before caching can be allowed).
-FOLDERS = ("mlflow.store.db_migrations", "mlflow.store.db", "_distutils_hack")
+# Compiled as folders, in site-packages: MLflow's migration scripts, which its schema check loads by
+# path (alembic), with the modules of mlflow.store.db they import; setuptools's hook, which a .pth
+# file loads at every start (before caching can be allowed).
+FOLDERS = ("mlflow/store/db_migrations", "mlflow/store/db", "_distutils_hack")
 # The package's machinery the stages do not run: its imports need not be ready at the first run.
 NOT_THE_PIPELINE = ("experiments", "serving", "ops")
-# The largest trees of modules, started first so that the processes share them out rather than
-# compile the same ones side by side (what they have in common is then mostly compiled already).
-LARGEST_FIRST = ("sklearn.ensemble", "dvc.cli", "mlflow.sklearn", "pandas", "matplotlib.pyplot")
+WORKERS = min(os.cpu_count() or 1, 4)
 
 
 def pipeline_imports(package_dir: Path) -> set[str]:
@@ -85,52 +99,109 @@ def pipeline_imports(package_dir: Path) -> set[str]:
     return {name for name in names if name.split(".")[0] not in (PACKAGE, "__future__")}
 
 
-def import_caching(name: str) -> str | None:
-    """Import `name`, writing the compiled files of what it loads; the name when not installed."""
+def pins_key(lock: Path) -> str:
+    """A digest of the lock's runtime pins (see ops.environment): the list holds while it does."""
+    pins = "".join(f"{name}=={version}\n" for name, version in pins_of(lock).items())
+    return hashlib.sha256(pins.encode()).hexdigest()[:16]
+
+
+def read_list(path: Path) -> tuple[str | None, list[str]]:
+    """The pins key a module list was recorded for, and its files; (None, []) when there is none."""
+    if not path.exists():
+        return None, []
+    lines = path.read_text(encoding="utf-8").splitlines()
+    key = next((line.removeprefix(KEY_PREFIX) for line in lines if line.startswith(KEY_PREFIX)), None)
+    return key, [line for line in lines if line and not line.startswith("#")]
+
+
+def write_list(path: Path, key: str, files: list[str]) -> None:
+    """Write the module list: its pins key, then one file (in site-packages) per line."""
+    header = (
+        "# The library modules the pipeline loads, as paths in site-packages: `make setup` compiles them\n"
+        "# (ops/bytecode.py), and records them anew when uv.lock's runtime pins change.\n"
+        f"{KEY_PREFIX}{key}\n"
+    )
+    text = header + "".join(f"{file}\n" for file in files)
+    write_atomic(path, lambda temporary: temporary.write_text(text, encoding="utf-8"))
+
+
+class FoundFiles(importlib.abc.MetaPathFinder):
+    """Notes the file of every module the path finder finds, then lets the usual finders load it:
+    a module whose import fails (a Windows-only or optional part) is compiled all the same, and
+    left out of sys.modules."""
+
+    def __init__(self) -> None:
+        self.files: set[str] = set()
+
+    def find_spec(self, name: str, path: Sequence[str] | None, target: ModuleType | None = None) -> None:
+        spec = importlib.machinery.PathFinder.find_spec(name, path, target)
+        if spec is not None and spec.origin:
+            self.files.add(spec.origin)
+
+
+def record(package_dir: Path, site: str) -> tuple[list[str], list[str]]:
+    """Import, caching their compiled files, the modules the pipeline imports (and DVC's commands,
+    LAZY_IMPORTS, the stages); the library files they loaded (in `site`), and the names not installed."""
     sys.dont_write_bytecode = False  # cache, whatever the environment says
-    try:
-        importlib.import_module(name)
-    except ImportError:  # an optional reader (python-calamine, zstandard) not installed here
-        return name
-    return None
-
-
-def compile_folders(package_dir: Path) -> None:
-    """Compile, without running them, the package's own modules (this process imported some before
-    it could allow caching), FOLDERS, and the modules that site-packages' .pth files load at every
-    start (the editable install's finder)."""
-    for folder in [package_dir, *(find_folder(name) for name in FOLDERS)]:
-        if folder:
-            compileall.compile_dir(folder, quiet=1)
-    compileall.compile_dir(sysconfig.get_paths()["purelib"], maxlevels=0, quiet=1)
-
-
-def find_folder(package: str) -> str | None:
-    """The folder of `package`, if installed."""
-    spec = importlib.util.find_spec(package)
-    return spec.submodule_search_locations[0] if spec and spec.submodule_search_locations else None
-
-
-def main() -> None:
-    package_dir = Path(__file__).resolve().parents[1]
-    modules = [
+    names = [
         *sorted(pipeline_imports(package_dir)),
         *DVC_COMMANDS,
         *(name for names in LAZY_IMPORTS.values() for name in names.split()),
         *(f"{PACKAGE}.stages.{stage.stem}" for stage in (package_dir / "stages").glob("[!_]*.py")),
     ]
-    rank = {name: place for place, name in enumerate(LARGEST_FIRST)}
-    ordered = sorted(modules, key=lambda name: rank.get(name, len(rank)))  # stable: the rest as listed
+    found = FoundFiles()
+    sys.meta_path.insert(0, found)
+    missing = []
+    for name in names:
+        try:
+            importlib.import_module(name)
+        except ImportError:  # an optional reader (python-calamine, zstandard) not installed here
+            missing.append(name)
+    sys.meta_path.remove(found)
+    prefix = site.rstrip(os.sep) + os.sep
+    files = {file[len(prefix) :] for file in found.files if file.startswith(prefix) and file.endswith(".py")}
+    return sorted(Path(file).as_posix() for file in files), missing
+
+
+def compile_listed(site: str, files: list[str]) -> int:
+    """Compile the listed files that exist in `site`, as an import would cache them, a process per
+    core (at most 4); how many exist (a list recorded on another platform may name a few more)."""
+    present = [path for path in (os.path.join(site, file) for file in files) if os.path.isfile(path)]
+    compile_one = partial(compileall.compile_file, quiet=2, invalidation_mode=TIMESTAMP)
     # fork where it is safe (Linux: this process has imported no library and started no thread)
     method = "fork" if sys.platform == "linux" else "spawn"
-    workers = min(os.cpu_count() or 1, 4)
-    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context(method)) as pool:
-        missing = [name for name in pool.map(import_caching, ordered) if name]
-    compile_folders(package_dir)
-    print(
-        f"bytecode: {len(ordered)} imports compiled by {workers} processes"
-        + (f" ({', '.join(missing)} not installed)" if missing else "")
-    )
+    with ProcessPoolExecutor(WORKERS, mp_context=multiprocessing.get_context(method)) as pool:
+        for _ in pool.map(compile_one, present, chunksize=64):
+            pass
+    return len(present)
+
+
+def compile_folders(package_dir: Path, site: str) -> None:
+    """Compile, without running them, the package's own modules, FOLDERS, and the modules that
+    site-packages' .pth files load at every start (the editable install's finder)."""
+    for folder in [package_dir, *(Path(site, folder) for folder in FOLDERS)]:
+        if folder.is_dir():
+            compileall.compile_dir(folder, quiet=1, invalidation_mode=TIMESTAMP)
+    compileall.compile_dir(site, maxlevels=0, quiet=1, invalidation_mode=TIMESTAMP)
+
+
+def main() -> None:
+    package_dir = Path(__file__).resolve().parents[1]
+    site = sysconfig.get_paths()["purelib"]
+    key = pins_key(project_root() / "uv.lock")
+    listed_key, files = read_list(MODULE_LIST)
+    if listed_key == key:
+        done = f"{compile_listed(site, files)} library modules compiled by {WORKERS} processes"
+    else:
+        files, missing = record(package_dir, site)
+        write_list(MODULE_LIST, key, files)
+        done = (
+            f"no module list for uv.lock's runtime pins: recorded the {len(files)} library modules the pipeline"
+            f" loads in {MODULE_LIST.relative_to(package_dir.parent)} (commit it with uv.lock)"
+            + (f"; {', '.join(missing)} not installed" if missing else "")
+        )
+    compile_folders(package_dir, site)
+    print(f"bytecode: {done}")
 
 
 if __name__ == "__main__":
