@@ -24,6 +24,7 @@ def atomic_path(path: Path) -> Iterator[Path]:
         stale.unlink(missing_ok=True)
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=prefix, suffix=".tmp")
     os.close(handle)
+    os.chmod(temporary, new_file_mode())  # mkstemp's file is private (0600); outputs are not
     try:
         yield Path(temporary)
         fail_point("files.before_rename")
@@ -31,6 +32,13 @@ def atomic_path(path: Path) -> Iterator[Path]:
     finally:
         if os.path.exists(temporary):
             os.unlink(temporary)
+
+
+def new_file_mode() -> int:
+    """The mode `open()` gives a new file: read and write for all, less this process's umask."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
 
 
 def write_atomic(path: Path, write: Callable[[Path], object]) -> None:
