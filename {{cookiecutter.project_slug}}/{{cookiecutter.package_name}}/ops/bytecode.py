@@ -31,6 +31,7 @@ from functools import partial
 from pathlib import Path
 from types import ModuleType
 
+from ..common.errors import run_main
 from ..common.files import write_atomic
 from ..common.project import PACKAGE, project_root
 from .environment import pins_of
@@ -205,4 +206,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_main(main)
