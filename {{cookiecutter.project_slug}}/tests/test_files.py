@@ -34,3 +34,12 @@ def test_an_output_gets_the_mode_a_new_file_would(tmp_path: Path, umask: int, mo
     finally:
         os.umask(previous)
     assert stat.S_IMODE((tmp_path / "registration.json").stat().st_mode) == mode
+
+
+def test_a_private_output_is_the_owners_alone_whatever_the_umask(tmp_path: Path) -> None:
+    previous = os.umask(0o002)
+    try:
+        write_atomic(tmp_path / ".env", lambda path: path.write_text("SECRET=x\n"), private=True)
+    finally:
+        os.umask(previous)
+    assert stat.S_IMODE((tmp_path / ".env").stat().st_mode) == 0o600

@@ -5,7 +5,7 @@ from __future__ import annotations
 import glob
 import json
 import os
-import tempfile
+import secrets
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -15,16 +15,16 @@ from .failpoints import fail_point
 
 
 @contextmanager
-def atomic_path(path: Path) -> Iterator[Path]:
+def atomic_path(path: Path, private: bool = False) -> Iterator[Path]:
     """Yield a temporary path beside `path`; on success rename it onto `path`, else delete it.
-    Temporary files an earlier, killed write of `path` left (no `finally` runs on SIGKILL) go first."""
+    Temporary files an earlier, killed write of `path` left (no `finally` runs on SIGKILL) go first.
+    The file gets the mode `open()` would give it (the umask applied), or the owner's alone (0600)
+    if `private` (a secret: it is the owner's before anything is written in it)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     prefix = f".{path.name}."
     for stale in path.parent.glob(f"{glob.escape(prefix)}*.tmp"):
         stale.unlink(missing_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=prefix, suffix=".tmp")
-    os.close(handle)
-    os.chmod(temporary, new_file_mode())  # mkstemp's file is private (0600); outputs are not
+    temporary = new_temporary(path.parent, prefix, 0o600 if private else 0o666)
     try:
         yield Path(temporary)
         fail_point("files.before_rename")
@@ -34,16 +34,21 @@ def atomic_path(path: Path) -> Iterator[Path]:
             os.unlink(temporary)
 
 
-def new_file_mode() -> int:
-    """The mode `open()` gives a new file: read and write for all, less this process's umask."""
-    umask = os.umask(0)
-    os.umask(umask)
-    return 0o666 & ~umask
+def new_temporary(folder: Path, prefix: str, mode: int) -> str:
+    """A new, empty file in `folder` named `prefix`...`.tmp`, created with `mode` less the umask
+    (mkstemp's are always 0600: every output would be private)."""
+    while True:
+        name = os.path.join(folder, f"{prefix}{secrets.token_hex(6)}.tmp")
+        try:
+            os.close(os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode))
+        except FileExistsError:  # taken by another write of the same output: draw again
+            continue
+        return name
 
 
-def write_atomic(path: Path, write: Callable[[Path], object]) -> None:
-    """Call `write(temporary_path)`, then move the finished file onto `path`."""
-    with atomic_path(path) as temporary:
+def write_atomic(path: Path, write: Callable[[Path], object], private: bool = False) -> None:
+    """Call `write(temporary_path)`, then move the finished file onto `path` (see atomic_path)."""
+    with atomic_path(path, private) as temporary:
         write(temporary)
 
 

@@ -78,7 +78,10 @@ def write_certificate(folder: Path) -> None:
     with tempfile.TemporaryDirectory() as scratch:
         config = Path(scratch, "openssl.cnf")
         config.write_text(OPENSSL_CONFIG, encoding="utf-8")
-        with atomic_path(folder / "server.key") as key, atomic_path(folder / "server.crt") as certificate:
+        with (
+            atomic_path(folder / "server.key", private=True) as key,
+            atomic_path(folder / "server.crt") as certificate,
+        ):
             command = [
                 "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "825",
                 "-config", str(config), "-extensions", "proxy",
@@ -95,7 +98,6 @@ def write_certificate(folder: Path) -> None:
                 raise PipelineError(
                     f"openssl could not write the proxy's certificate ({said.strip()}): {INSTALL_OPENSSL}"
                 )
-            certificate.chmod(0o644)  # public, as openssl writes it (the key keeps mkstemp's 0600)
 
 
 def set_dvc_keys(env: dict[str, str]) -> None:
@@ -134,7 +136,7 @@ def main() -> None:
         print(f"{ENV_FILE} exists, keeping it")
     else:
         lines = "".join(f"{name}={value}\n" for name, value in env.items())
-        write_atomic(ENV_FILE, lambda path: path.write_text(lines, encoding="utf-8"))
+        write_atomic(ENV_FILE, lambda path: path.write_text(lines, encoding="utf-8"), private=True)
     print(f"wrote {ENV_FILE} (git-ignored) and .dvc/config.local; now: docker compose up -d")
 
 
