@@ -26,7 +26,7 @@ UV_VERSION := 0.13.9
 UV_BOOTSTRAP := $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/uv-bootstrap/$(UV_VERSION)
 # Where Python may not cache compiled modules (PYTHONDONTWRITEBYTECODE, as on many CI machines),
 # `make test` compiles all of .venv once (the tests start a thousand processes); `make demo`
-# compiles only what the pipeline imports (the project's ops.bytecode), as `make setup` does.
+# compiles only what the pipeline loads (the project's ops.bytecode), as `make setup` does.
 
 UV := $(or $(shell command -v uv 2>/dev/null),$(UV_BOOTSTRAP)/bin/uv)
 NEEDS_3_11 := import sys; v = sys.version_info; sys.exit(0 if v >= (3, 11) else \

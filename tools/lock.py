@@ -73,10 +73,10 @@ def update(uv_args: list[str]) -> None:
     with tempfile.TemporaryDirectory() as scratch:
         project = Path(cookiecutter(str(TEMPLATE), no_input=True, output_dir=scratch))
         subprocess.run([uv, "lock", *uv_args], cwd=project, check=True)
+        subprocess.run(["make", "setup"], cwd=project, check=True)  # records the new pins' module list
         options = tomllib.loads((project / "pyproject.toml").read_text())["project"]
         python_version = options["requires-python"].removeprefix(">=")
         LOCK.write_text(template_lock((project / "uv.lock").read_text(), options["name"], python_version))
-        subprocess.run(["make", "setup"], cwd=project, check=True)  # records the new pins' module list
         (module_list,) = project.glob(f"*/{MODULE_LIST.relative_to(MODULE_LIST.parts[0])}")
         shutil.copyfile(module_list, LOCK.parent / MODULE_LIST)
     print(f"wrote {LOCK.relative_to(TEMPLATE)} and {MODULE_LIST}; run `make venv` and the tests")

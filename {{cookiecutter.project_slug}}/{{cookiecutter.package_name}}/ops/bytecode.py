@@ -5,8 +5,9 @@ module it imports again at each start: seconds per stage for MLflow, scikit-lear
 Compiling all of .venv at install (`uv sync --compile-bytecode`) takes longer than the rest of
 `make setup`, for packages the stages never load (the dev tools, JupyterLab). So `make setup` runs
 this instead. It compiles the library modules listed in pipeline_modules.txt, a process per core:
-what the pipeline loads at the versions uv.lock pins. When the lock's runtime pins are not those
-the list was recorded for (a dependency added or upgraded), it records the list anew: it imports,
+what the pipeline loads at the versions uv.lock pins. The list holds while uv.lock's runtime pins
+and the modules the pipeline's code imports stay as they were recorded; when either changes (a
+dependency added or upgraded, a new import in a stage), it records the list anew: it imports,
 with caching allowed, every module the pipeline's code imports (read from its source, lazy imports
 too), DVC's `repro`, and what those libraries import later, inside their functions (LAZY_IMPORTS),
 and lists the files they loaded. Commit the list it rewrites, as you commit uv.lock.
@@ -31,13 +32,13 @@ from functools import partial
 from pathlib import Path
 from types import ModuleType
 
-from ..common.errors import run_main
+from ..common.errors import PipelineError, run_main
 from ..common.files import write_atomic
 from ..common.project import PACKAGE, project_root
 from .environment import pins_of
 
 MODULE_LIST = Path(__file__).with_name("pipeline_modules.txt")
-KEY_PREFIX = "# recorded for the runtime pins "
+KEY_PREFIX = "# recorded for the pins and imports "
 # Compiled files checked by the source's time, as imports write them (SOURCE_DATE_EPOCH would make
 # py_compile hash the source instead, which every import would then read and hash again).
 TIMESTAMP = py_compile.PycInvalidationMode.TIMESTAMP
@@ -100,14 +101,25 @@ def pipeline_imports(package_dir: Path) -> set[str]:
     return {name for name in names if name.split(".")[0] not in (PACKAGE, "__future__")}
 
 
-def pins_key(lock: Path) -> str:
-    """A digest of the lock's runtime pins (see ops.environment): the list holds while it does."""
-    pins = "".join(f"{name}=={version}\n" for name, version in pins_of(lock).items())
-    return hashlib.sha256(pins.encode()).hexdigest()[:16]
+def to_import(package_dir: Path) -> list[str]:
+    """What recording imports: the pipeline's imports, DVC's commands, LAZY_IMPORTS, the stages."""
+    return [
+        *sorted(pipeline_imports(package_dir)),
+        *DVC_COMMANDS,
+        *(name for names in LAZY_IMPORTS.values() for name in names.split()),
+        *sorted(f"{PACKAGE}.stages.{stage.stem}" for stage in (package_dir / "stages").glob("[!_]*.py")),
+    ]
+
+
+def list_key(lock: Path, package_dir: Path) -> str:
+    """A digest of the lock's runtime pins (see ops.environment) and of what recording imports:
+    the list holds while neither changes."""
+    pins = [f"{name}=={version}" for name, version in pins_of(lock).items()]
+    return hashlib.sha256("\n".join([*pins, *to_import(package_dir)]).encode()).hexdigest()[:16]
 
 
 def read_list(path: Path) -> tuple[str | None, list[str]]:
-    """The pins key a module list was recorded for, and its files; (None, []) when there is none."""
+    """The key a module list was recorded for, and its files; (None, []) when there is none."""
     if not path.exists():
         return None, []
     lines = path.read_text(encoding="utf-8").splitlines()
@@ -116,10 +128,10 @@ def read_list(path: Path) -> tuple[str | None, list[str]]:
 
 
 def write_list(path: Path, key: str, files: list[str]) -> None:
-    """Write the module list: its pins key, then one file (in site-packages) per line."""
+    """Write the module list: its key, then one file (in site-packages) per line."""
     header = (
         "# The library modules the pipeline loads, as paths in site-packages: `make setup` compiles them\n"
-        "# (ops/bytecode.py), and records them anew when uv.lock's runtime pins change.\n"
+        "# (ops/bytecode.py), and records them anew when uv.lock's runtime pins or the pipeline's imports change.\n"
         f"{KEY_PREFIX}{key}\n"
     )
     text = header + "".join(f"{file}\n" for file in files)
@@ -128,8 +140,8 @@ def write_list(path: Path, key: str, files: list[str]) -> None:
 
 class FoundFiles(importlib.abc.MetaPathFinder):
     """Notes the file of every module the path finder finds, then lets the usual finders load it:
-    a module whose import fails (a Windows-only or optional part) is compiled all the same, and
-    left out of sys.modules."""
+    a module whose import fails (a Windows-only or optional part) is left out of sys.modules, yet
+    that attempt compiled it, as each run's would."""
 
     def __init__(self) -> None:
         self.files: set[str] = set()
@@ -144,37 +156,36 @@ def record(package_dir: Path, site: str) -> tuple[list[str], list[str]]:
     """Import, caching their compiled files, the modules the pipeline imports (and DVC's commands,
     LAZY_IMPORTS, the stages); the library files they loaded (in `site`), and the names not installed."""
     sys.dont_write_bytecode = False  # cache, whatever the environment says
-    names = [
-        *sorted(pipeline_imports(package_dir)),
-        *DVC_COMMANDS,
-        *(name for names in LAZY_IMPORTS.values() for name in names.split()),
-        *(f"{PACKAGE}.stages.{stage.stem}" for stage in (package_dir / "stages").glob("[!_]*.py")),
-    ]
     found = FoundFiles()
     sys.meta_path.insert(0, found)
     missing = []
-    for name in names:
-        try:
-            importlib.import_module(name)
-        except ImportError:  # an optional reader (python-calamine, zstandard) not installed here
-            missing.append(name)
-    sys.meta_path.remove(found)
+    try:
+        for name in to_import(package_dir):
+            try:
+                importlib.import_module(name)
+            except ImportError:  # an optional reader (python-calamine, zstandard) not installed here
+                missing.append(name)
+    finally:
+        sys.meta_path.remove(found)
     prefix = site.rstrip(os.sep) + os.sep
     files = {file[len(prefix) :] for file in found.files if file.startswith(prefix) and file.endswith(".py")}
+    if not files:  # the modules were found elsewhere than sysconfig says: a list of nothing would hold
+        raise PipelineError(
+            f"recording the pipeline's modules found none in {site}: is .venv's Python running?"
+        )
     return sorted(Path(file).as_posix() for file in files), missing
 
 
 def compile_listed(site: str, files: list[str]) -> int:
     """Compile the listed files that exist in `site`, as an import would cache them, a process per
-    core (at most 4); how many exist (a list recorded on another platform may name a few more)."""
+    core (at most 4); how many are compiled (a list recorded on another platform names a few
+    modules this one lacks, and lacks a few it loads: those compile as they run)."""
     present = [path for path in (os.path.join(site, file) for file in files) if os.path.isfile(path)]
     compile_one = partial(compileall.compile_file, quiet=2, invalidation_mode=TIMESTAMP)
     # fork where it is safe (Linux: this process has imported no library and started no thread)
     method = "fork" if sys.platform == "linux" else "spawn"
     with ProcessPoolExecutor(WORKERS, mp_context=multiprocessing.get_context(method)) as pool:
-        for _ in pool.map(compile_one, present, chunksize=64):
-            pass
-    return len(present)
+        return sum(bool(ok) for ok in pool.map(compile_one, present, chunksize=64))
 
 
 def compile_folders(package_dir: Path, site: str) -> None:
@@ -189,15 +200,18 @@ def compile_folders(package_dir: Path, site: str) -> None:
 def main() -> None:
     package_dir = Path(__file__).resolve().parents[1]
     site = sysconfig.get_paths()["purelib"]
-    key = pins_key(project_root() / "uv.lock")
+    key = list_key(project_root() / "uv.lock", package_dir)
     listed_key, files = read_list(MODULE_LIST)
     if listed_key == key:
-        done = f"{compile_listed(site, files)} library modules compiled by {WORKERS} processes"
+        compiled = compile_listed(site, files)
+        done = f"{compiled} library modules compiled by {WORKERS} processes" + (
+            "" if compiled else f" (is {site} writable?)"
+        )
     else:
         files, missing = record(package_dir, site)
         write_list(MODULE_LIST, key, files)
         done = (
-            f"no module list for uv.lock's runtime pins: recorded the {len(files)} library modules the pipeline"
+            f"no module list for uv.lock's runtime pins and these imports: recorded the {len(files)} library modules the pipeline"
             f" loads in {MODULE_LIST.relative_to(package_dir.parent)} (commit it with uv.lock)"
             + (f"; {', '.join(missing)} not installed" if missing else "")
         )
