@@ -5,6 +5,8 @@
                                         there (e.g. --upgrade-package mlflow), and copy its lock back,
                                         with the modules its pipeline loads at the new pins
                                         (ops/pipeline_modules.txt, which its `make setup` records)
+    python tools/lock.py modules        only that list: after a change to the imports of the
+                                        package's pipeline code (test_setup says when)
 
 The template's lock is a Jinja file: the project's own entry is named after `project_slug` and
 `requires-python` follows `python_version`, so every generated project gets a lock that
@@ -65,15 +67,18 @@ def template_lock(rendered: str, slug: str, python_version: str) -> str:
     return text
 
 
-def update(uv_args: list[str]) -> None:
-    """Generate the default project, re-lock it with `uv lock`, and copy the lock back."""
+def update(uv_args: list[str] | None) -> None:
+    """Generate the default project, re-lock it with `uv lock` (unless `uv_args` is None), run its
+    `make setup` (which records its module list when the pins or imports changed), and copy the
+    lock and the list back."""
     from cookiecutter.main import cookiecutter
 
     uv = shutil.which("uv") or sys.exit("uv is not on PATH: run `make venv` and use .venv/bin/python")
     with tempfile.TemporaryDirectory() as scratch:
         project = Path(cookiecutter(str(TEMPLATE), no_input=True, output_dir=scratch))
-        subprocess.run([uv, "lock", *uv_args], cwd=project, check=True)
-        subprocess.run(["make", "setup"], cwd=project, check=True)  # records the new pins' module list
+        if uv_args is not None:
+            subprocess.run([uv, "lock", *uv_args], cwd=project, check=True)
+        subprocess.run(["make", "setup"], cwd=project, check=True)
         options = tomllib.loads((project / "pyproject.toml").read_text())["project"]
         python_version = options["requires-python"].removeprefix(">=")
         LOCK.write_text(template_lock((project / "uv.lock").read_text(), options["name"], python_version))
@@ -88,6 +93,8 @@ def main() -> None:
         sys.stdout.write(constraints())
     elif command == "update":
         update(args)
+    elif command == "modules":
+        update(None)
     else:
         sys.exit(__doc__)
 

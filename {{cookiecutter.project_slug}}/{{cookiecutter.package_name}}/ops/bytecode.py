@@ -88,7 +88,7 @@ WORKERS = min(os.cpu_count() or 1, 4)
 
 
 def pipeline_imports(package_dir: Path) -> set[str]:
-    """The modules of other packages that the pipeline's code imports anywhere in its source."""
+    """The modules of installed packages that the pipeline's code imports anywhere in its source."""
     names: set[str] = set()
     for path in package_dir.rglob("*.py"):
         if path.relative_to(package_dir).parts[0] in NOT_THE_PIPELINE:
@@ -98,7 +98,10 @@ def pipeline_imports(package_dir: Path) -> set[str]:
                 names.update(alias.name for alias in node.names)
             elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
                 names.add(node.module)
-    return {name for name in names if name.split(".")[0] not in (PACKAGE, "__future__")}
+    # the standard library's come compiled with Python
+    return {
+        name for name in names if name.split(".")[0] not in {PACKAGE, "__future__", *sys.stdlib_module_names}
+    }
 
 
 def to_import(package_dir: Path) -> list[str]:
