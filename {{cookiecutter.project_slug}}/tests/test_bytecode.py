@@ -62,8 +62,8 @@ def test_recording_lists_what_the_pipeline_loads_from_site_packages() -> None:
             sys.executable,
             "-c",
             "import json, pathlib, sysconfig\n"
-            "from {{ cookiecutter.package_name }}.ops.bytecode import record\n"
-            f"files, missing = record(pathlib.Path({str(PACKAGE_DIR)!r}), sysconfig.get_paths()['purelib'])\n"
+            "from {{ cookiecutter.package_name }}.ops.bytecode import record, to_import\n"
+            f"files, missing = record(to_import(pathlib.Path({str(PACKAGE_DIR)!r})), sysconfig.get_paths()['purelib'])\n"
             "print(json.dumps(files))",
         ],
         capture_output=True,

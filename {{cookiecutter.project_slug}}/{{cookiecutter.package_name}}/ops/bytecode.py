@@ -114,11 +114,11 @@ def to_import(package_dir: Path) -> list[str]:
     ]
 
 
-def list_key(lock: Path, package_dir: Path) -> str:
-    """A digest of the lock's runtime pins (see ops.environment) and of what recording imports:
-    the list holds while neither changes."""
+def list_key(lock: Path, names: list[str]) -> str:
+    """A digest of the lock's runtime pins (see ops.environment) and of the names recording
+    imports (see to_import): the list holds while neither changes."""
     pins = [f"{name}=={version}" for name, version in pins_of(lock).items()]
-    return hashlib.sha256("\n".join([*pins, *to_import(package_dir)]).encode()).hexdigest()[:16]
+    return hashlib.sha256("\n".join([*pins, *names]).encode()).hexdigest()[:16]
 
 
 def read_list(path: Path) -> tuple[str | None, list[str]]:
@@ -155,15 +155,15 @@ class FoundFiles(importlib.abc.MetaPathFinder):
             self.files.add(spec.origin)
 
 
-def record(package_dir: Path, site: str) -> tuple[list[str], list[str]]:
-    """Import, caching their compiled files, the modules the pipeline imports (and DVC's commands,
-    LAZY_IMPORTS, the stages); the library files they loaded (in `site`), and the names not installed."""
+def record(names: list[str], site: str) -> tuple[list[str], list[str]]:
+    """Import, caching their compiled files, the modules `names` (see to_import); the library files
+    they loaded (in `site`), and the names not installed."""
     sys.dont_write_bytecode = False  # cache, whatever the environment says
     found = FoundFiles()
     sys.meta_path.insert(0, found)
     missing = []
     try:
-        for name in to_import(package_dir):
+        for name in names:
             try:
                 importlib.import_module(name)
             except ImportError:  # an optional reader (python-calamine, zstandard) not installed here
@@ -203,7 +203,8 @@ def compile_folders(package_dir: Path, site: str) -> None:
 def main() -> None:
     package_dir = Path(__file__).resolve().parents[1]
     site = sysconfig.get_paths()["purelib"]
-    key = list_key(project_root() / "uv.lock", package_dir)
+    names = to_import(package_dir)
+    key = list_key(project_root() / "uv.lock", names)
     listed_key, files = read_list(MODULE_LIST)
     if listed_key == key:
         compiled = compile_listed(site, files)
@@ -211,7 +212,7 @@ def main() -> None:
             "" if compiled else f" (is {site} writable?)"
         )
     else:
-        files, missing = record(package_dir, site)
+        files, missing = record(names, site)
         write_list(MODULE_LIST, key, files)
         done = (
             f"no module list for uv.lock's runtime pins and these imports: recorded the {len(files)} library modules the pipeline"
